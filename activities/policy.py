@@ -1,0 +1,386 @@
+"""Activities of the policy workflow: every write it makes to PostgreSQL and to the outbox.
+
+Each activity is one unit of work, and each is safe to retry: rows have natural keys and
+inserts skip what is already there, so a retry after a committed attempt writes nothing new
+and returns what the first attempt returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.messages import (
+    BindPolicy,
+    Escalation,
+    FindingChanged,
+    FindingIntake,
+    Notification,
+    Party,
+    ReceivedFinding,
+    RecordApplication,
+    RecordAssessment,
+    RecordCancellation,
+    RecordEndorsement,
+    RecordFindings,
+    RecordPolicyPhase,
+    RecordQuote,
+    RecordQuoteStatus,
+    RecordUnderwriting,
+    ResolveFinding,
+    SweepRemediation,
+    SweepResult,
+    VerifyFix,
+)
+from domain.errors import DomainRuleError
+from domain.findings import (
+    FindingStatus,
+    FindingSummary,
+    Severity,
+    apply_resolution,
+    apply_verification,
+)
+from domain.policy import BoundPolicy, PolicyPhase
+from storage.models import FindingResolutionRow, FindingRow
+from storage.repositories import NewFinding, OutboxEntry, remediation_notices
+from storage.unit_of_work import UnitOfWork
+
+# Policy numbers carry the year the term starts in China, whatever zone the caller used.
+CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
+
+
+def policy_number(year: int, serial: int) -> str:
+    return f"CY-{year}-{serial:08d}"
+
+
+def _log(policy_id: str) -> structlog.stdlib.BoundLogger:
+    log = structlog.get_logger().bind(policy_id=policy_id)
+    if activity.in_activity():
+        info = activity.info()
+        log = log.bind(activity=info.activity_type, workflow_id=info.workflow_id, attempt=info.attempt)
+    return log
+
+
+class PolicyActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    async def record_application(self, command: RecordApplication) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            organisation_id = await uow.pre_cover.save_organisation(
+                command.application.organisation, applied_at=command.received_at
+            )
+            await uow.pre_cover.add_application(
+                policy_id=command.policy_id,
+                organisation_id=organisation_id,
+                application=command.application.model_dump(mode="json"),
+                received_at=command.received_at,
+            )
+        _log(command.policy_id).info("application recorded")
+
+    @activity.defn
+    async def enqueue_notification(self, notification: Notification) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.outbox.enqueue([_outbox_entry(notification)])
+        _log(notification.policy_id).info("notification enqueued", kind=notification.kind)
+
+    @activity.defn
+    async def record_assessment(self, command: RecordAssessment) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.pre_cover.add_assessment(
+                policy_id=command.policy_id,
+                term_number=command.term_number,
+                vendor_id=command.report.vendor_id,
+                report=command.report.model_dump(mode="json"),
+                received_at=command.received_at,
+            )
+        _log(command.policy_id).info("assessment recorded", term_number=command.term_number)
+
+    @activity.defn
+    async def record_underwriting(self, command: RecordUnderwriting) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.pre_cover.add_underwriting_decision(
+                policy_id=command.policy_id,
+                term_number=command.term_number,
+                stage=command.stage.value,
+                result=command.result,
+                underwriter_id=command.underwriter_id,
+                decided_at=command.decided_at,
+            )
+        _log(command.policy_id).info(
+            "underwriting recorded", stage=command.stage.value, decision=command.result.decision.value
+        )
+
+    @activity.defn
+    async def record_quote(self, command: RecordQuote) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.pre_cover.add_quote(policy_id=command.policy_id, quote=command.quote)
+        _log(command.policy_id).info("quote recorded", quote_id=command.quote.quote_id)
+
+    @activity.defn
+    async def record_quote_status(self, command: RecordQuoteStatus) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            found = await uow.pre_cover.set_quote_status(
+                policy_id=command.policy_id,
+                quote_id=command.quote_id,
+                status=command.status.value,
+                at=command.at,
+            )
+            if not found:
+                raise ApplicationError(
+                    f"policy {command.policy_id} has no quote {command.quote_id}",
+                    type="unknown_quote",
+                    non_retryable=True,
+                )
+        _log(command.policy_id).info("quote status recorded", status=command.status.value)
+
+    @activity.defn
+    async def bind_policy(self, command: BindPolicy) -> BoundPolicy:
+        quote = command.quote
+        async with UnitOfWork(self._sessions) as uow:
+            bound = await uow.policies.get_term(command.policy_id, quote.term_number)
+            if bound is None:
+                number = command.previous_policy_number or policy_number(
+                    command.term_start.astimezone(CHINA_STANDARD_TIME).year,
+                    await uow.policies.next_policy_serial(),
+                )
+                await uow.policies.add_term(
+                    policy_id=command.policy_id,
+                    quote_id=quote.quote_id,
+                    phase=PolicyPhase.IN_FORCE.value,
+                    policy=BoundPolicy(
+                        policy_number=number,
+                        term_number=quote.term_number,
+                        term_start=command.term_start,
+                        term_end=command.term_end,
+                        annual_premium=quote.premium,
+                        schedule=quote.schedule,
+                        risk_score=quote.risk_score,
+                    ),
+                )
+                # Read back, so the first attempt, a retry and a concurrent attempt all return the row.
+                bound = await uow.policies.get_term(command.policy_id, quote.term_number)
+        assert bound is not None
+        _log(command.policy_id).info(
+            "policy bound", policy_number=bound.policy_number, term_number=bound.term_number
+        )
+        return bound
+
+    @activity.defn
+    async def record_findings(self, command: RecordFindings) -> FindingIntake:
+        batch = _new_findings(command)
+        async with UnitOfWork(self._sessions) as uow:
+            inserted = await uow.findings.add_batch(
+                policy_id=command.policy_id, term_number=command.term_number, findings=batch
+            )
+            await uow.findings.escalate(inserted)
+            # Escalations for the whole batch, so that a retry after commit still hands them over.
+            compromised = [f.vendor_event_id for f in batch if f.active_compromise]
+            escalated = (
+                await uow.findings.escalations_for(command.policy_id, compromised) if compromised else []
+            )
+            summary = await uow.finding_summary.summary(command.policy_id, command.term_number)
+            next_due_at = await uow.finding_summary.next_due_at(command.policy_id)
+        intake = FindingIntake(
+            inserted=len(inserted),
+            duplicates=len(command.findings) - len(inserted),
+            escalations=[
+                Escalation(
+                    policy_id=command.policy_id,
+                    vendor_event_id=e.vendor_event_id,
+                    asset=e.asset,
+                    detected_at=e.detected_at,
+                )
+                for e in escalated
+            ],
+            summary=summary,
+            next_due_at=next_due_at,
+        )
+        _log(command.policy_id).info(
+            "findings recorded",
+            inserted=intake.inserted,
+            duplicates=intake.duplicates,
+            escalations=len(intake.escalations),
+        )
+        return intake
+
+    @activity.defn
+    async def resolve_finding(self, command: ResolveFinding) -> FindingChanged:
+        def already_applied(last: FindingResolutionRow) -> bool:
+            return last.resolution == command.resolution.value and last.at == command.at
+
+        def next_status(finding: FindingRow) -> FindingStatus:
+            return apply_resolution(
+                FindingStatus(finding.status), Severity(finding.severity), command.resolution
+            )
+
+        change = FindingResolutionRow(
+            resolution=command.resolution.value, actor=Party.INSURED.value, note=command.note, at=command.at
+        )
+        return await self._change_finding(
+            command.policy_id, command.vendor_event_id, already_applied, next_status, change
+        )
+
+    @activity.defn
+    async def verify_fix(self, command: VerifyFix) -> FindingChanged:
+        def already_applied(last: FindingResolutionRow) -> bool:
+            return (
+                last.fix_confirmed == command.fix_confirmed
+                and last.vendor_id == command.vendor_id
+                and last.at == command.at
+            )
+
+        def next_status(finding: FindingRow) -> FindingStatus:
+            # Not confirmed reopens the finding with its original deadline: a failed fix buys no time.
+            return apply_verification(FindingStatus(finding.status), command.fix_confirmed)
+
+        change = FindingResolutionRow(
+            fix_confirmed=command.fix_confirmed,
+            actor=Party.VENDOR.value,
+            vendor_id=command.vendor_id,
+            at=command.at,
+        )
+        return await self._change_finding(
+            command.policy_id, command.vendor_event_id, already_applied, next_status, change
+        )
+
+    async def _change_finding(
+        self,
+        policy_id: str,
+        vendor_event_id: str,
+        already_applied: Callable[[FindingResolutionRow], bool],
+        next_status: Callable[[FindingRow], FindingStatus],
+        change: FindingResolutionRow,
+    ) -> FindingChanged:
+        """Lock the finding, apply the rule, append the history; a retry returns the recorded change."""
+        async with UnitOfWork(self._sessions) as uow:
+            finding = await uow.findings.lock(policy_id, vendor_event_id)
+            if finding is None:
+                raise ApplicationError(
+                    f"policy {policy_id} has no finding {vendor_event_id}",
+                    type="unknown_finding",
+                    non_retryable=True,
+                )
+            last = await uow.findings.last_change(finding.id)
+            if last is not None and finding.status == last.to_status and already_applied(last):
+                previous, status = FindingStatus(last.from_status), FindingStatus(last.to_status)
+            else:
+                previous = FindingStatus(finding.status)
+                try:
+                    status = next_status(finding)
+                except DomainRuleError as err:
+                    raise ApplicationError(err.message, type=err.code, non_retryable=True) from err
+                change.to_status = status.value
+                await uow.findings.change_status(finding, change)
+            summary, next_due_at = await _summary(uow, policy_id)
+        _log(policy_id).info("finding changed", previous_status=previous.value, status=status.value)
+        return FindingChanged(
+            vendor_event_id=vendor_event_id,
+            previous_status=previous,
+            status=status,
+            summary=summary,
+            next_due_at=next_due_at,
+        )
+
+    @activity.defn
+    async def sweep_remediation(self, command: SweepRemediation) -> SweepResult:
+        async with UnitOfWork(self._sessions) as uow:
+            reminders = await uow.findings.mark_reminders_due(command.policy_id, command.now)
+            overdue = await uow.findings.mark_overdue(command.policy_id, command.term_number, command.now)
+            await uow.outbox.enqueue(remediation_notices(command.policy_id, reminders, overdue))
+            # Counted from the stamps, not from this attempt's updates: a retry reports the same sweep.
+            reminders_sent, newly_overdue = await uow.findings.marked_at(command.policy_id, command.now)
+            summary = await uow.finding_summary.summary(command.policy_id, command.term_number)
+            next_due_at = await uow.finding_summary.next_due_at(command.policy_id)
+        _log(command.policy_id).info("remediation swept", reminders=reminders_sent, overdue=newly_overdue)
+        return SweepResult(
+            reminders_sent=reminders_sent,
+            newly_overdue=newly_overdue,
+            summary=summary,
+            next_due_at=next_due_at,
+        )
+
+    @activity.defn
+    async def record_endorsement(self, command: RecordEndorsement) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.policies.add_endorsement(
+                policy_id=command.policy_id,
+                request_id=command.request_id,
+                policy_number=command.policy_number,
+                term_number=command.term_number,
+                head=command.head,
+                previous_sublimit=command.previous_sublimit,
+                new_sublimit=command.new_sublimit,
+                additional_premium=command.additional_premium,
+                return_premium=command.return_premium,
+                effective_at=command.effective_at,
+            )
+        _log(command.policy_id).info("endorsement recorded", request_id=command.request_id)
+
+    @activity.defn
+    async def record_cancellation(self, command: RecordCancellation) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.policies.add_cancellation(
+                policy_id=command.policy_id,
+                term_number=command.term_number,
+                policy_number=command.policy_number,
+                cancelled_by=command.cancelled_by.value,
+                reason=command.reason,
+                effective_at=command.effective_at,
+                return_premium=command.return_premium,
+            )
+            await uow.policies.set_phase(
+                policy_id=command.policy_id,
+                term_number=command.term_number,
+                phase=PolicyPhase.CANCELLED.value,
+            )
+        _log(command.policy_id).info("cancellation recorded", cancelled_by=command.cancelled_by.value)
+
+    @activity.defn
+    async def record_policy_phase(self, command: RecordPolicyPhase) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.policies.add_phase(
+                policy_id=command.policy_id,
+                term_number=command.term_number,
+                phase=command.phase.value,
+                at=command.at,
+                reason=command.reason,
+            )
+            await uow.policies.set_phase(
+                policy_id=command.policy_id, term_number=command.term_number, phase=command.phase.value
+            )
+        _log(command.policy_id).info("policy phase recorded", phase=command.phase.value)
+
+
+async def _summary(uow: UnitOfWork, policy_id: str) -> tuple[FindingSummary, datetime | None]:
+    # Resolutions carry no term: the policy's newest bound term, or the first before binding.
+    term_number = await uow.policies.latest_term_number(policy_id) or 1
+    return (
+        await uow.finding_summary.summary(policy_id, term_number),
+        await uow.finding_summary.next_due_at(policy_id),
+    )
+
+
+def _new_findings(command: RecordFindings) -> list[NewFinding]:
+    """The batch's findings with their deadlines, each vendor event once (the first one wins)."""
+    first: dict[str, ReceivedFinding] = {}
+    for received in command.findings:
+        first.setdefault(received.finding.vendor_event_id, received)
+    return [NewFinding.received(r.finding, r.received_at, command.rules) for r in first.values()]
+
+
+def _outbox_entry(notification: Notification) -> OutboxEntry:
+    return OutboxEntry(
+        dedupe_key=notification.dedupe_key,
+        policy_id=notification.policy_id,
+        recipient=notification.recipient.value,
+        recipient_id=notification.recipient_id,
+        kind=notification.kind,
+        payload=dict(notification.payload),
+    )

@@ -1,0 +1,29 @@
+"""`cyberins dev`: the whole local stack in one process (what `make dev` runs)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from devstack.stack import run_dev_stack
+from settings import get_settings
+
+
+def dev(
+    state_dir: Path | None = typer.Option(None, "--state-dir", help="Default: .state in the project"),
+    temporal_port: int | None = typer.Option(None, "--temporal-port", help="Default: 7233"),
+    ui_port: int | None = typer.Option(None, "--ui-port", help="Default: 8233"),
+    pg_port: int | None = typer.Option(None, "--pg-port", help="Default: 55432 (unused with DATABASE_URL)"),
+) -> None:
+    """Run Temporal, PostgreSQL and a worker until Ctrl-C; state persists in the state folder."""
+    overrides = {
+        "state_dir": state_dir,
+        "temporal_port": temporal_port,
+        "temporal_ui_port": ui_port,
+        "postgres_port": pg_port,
+    }
+    settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    raise typer.Exit(asyncio.run(run_dev_stack(settings, Console(soft_wrap=True))))

@@ -1,0 +1,47 @@
+"""`cyberins worker` and `cyberins migrate`: what a production deployment runs."""
+
+from __future__ import annotations
+
+import typer
+from sqlalchemy.engine import make_url
+
+from cli.errors import fail
+from settings import Settings, get_settings
+
+
+def worker() -> None:
+    """Run a worker for the policy task queue (DATABASE_URL and TEMPORAL_ADDRESS from the environment)."""
+    from worker import main as run_worker_from_settings
+
+    run_worker_from_settings()
+
+
+def migrate() -> None:
+    """Bring the database to the latest schema: DATABASE_URL, or the dev stack's embedded PostgreSQL."""
+    from storage.migrate import upgrade_to_head
+
+    settings = get_settings()
+    if settings.database_url:
+        upgrade_to_head(settings.database_url)
+    else:
+        _migrate_embedded(settings, upgrade_to_head)
+    shown = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    typer.echo(f"{shown} is at the latest migration.")
+
+
+def _migrate_embedded(settings: Settings, upgrade_to_head) -> None:
+    """Uses the running dev stack's server, or starts the server just for this and stops it after."""
+    from devstack.postgres import EmbeddedPostgres, EmbeddedPostgresError
+
+    postgres = EmbeddedPostgres(settings.state_dir / "postgres", settings.postgres_port)
+    started_here = not postgres.is_running()
+    try:
+        if started_here:
+            postgres.start()
+        postgres.create_database(settings.database_name)
+        upgrade_to_head(settings.embedded_database_url)
+    except EmbeddedPostgresError as error:
+        fail(str(error))
+    finally:
+        if started_here:
+            postgres.stop()

@@ -1,0 +1,122 @@
+"""`cyberins policy`: start a policy from an application file, and look at one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from cli.connection import connect_or_fail
+from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
+from cli.status_view import status_table
+from domain.application import PolicyApplication
+from domain.rules import PolicyRules
+from settings import get_settings
+from workflows.messages import PolicyOutcome, PolicyStatus, PolicyWorkflowInput, policy_workflow_id
+
+app = typer.Typer(help="Start policies and look at them.", no_args_is_help=True)
+
+POLICY_WORKFLOW_TYPE = "PolicyWorkflow"
+STATUS_QUERY = "status"
+QUERY_TIMEOUT = timedelta(seconds=15)
+
+
+def new_policy_id() -> str:
+    """Random, so that ids carry no personal data (no organisation name, no credit code)."""
+    return f"pol-{secrets.token_hex(6)}"
+
+
+def read_application(path: Path) -> PolicyApplication:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        fail(f"{path} is not UTF-8 text", EXIT_BAD_INPUT)
+    except json.JSONDecodeError as error:
+        fail(f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
+             EXIT_BAD_INPUT)
+    try:
+        return PolicyApplication.model_validate(data)
+    except ValidationError as error:
+        problems = describe_validation_error(error, whole="application")
+        fail(f"{path} is not a valid application:\n  " + "\n  ".join(problems), EXIT_BAD_INPUT)
+
+
+def build_input(policy_id: str, application: PolicyApplication) -> PolicyWorkflowInput:
+    try:
+        return PolicyWorkflowInput(policy_id=policy_id, application=application, rules=PolicyRules())
+    except ValidationError as error:
+        fail("\n".join(describe_validation_error(error, whole="policy")), EXIT_BAD_INPUT)
+
+
+@app.command("apply")
+def apply(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
+                                help="Application (投保意向单) as JSON"),
+    policy_id: str | None = typer.Option(None, "--policy-id", help="Default: pol- and 12 random hex digits"),
+) -> None:
+    """Validate an application and start its policy workflow."""
+    workflow_input = build_input(policy_id or new_policy_id(), read_application(file))
+    asyncio.run(_start(workflow_input))
+
+
+async def _start(workflow_input: PolicyWorkflowInput) -> None:
+    settings = get_settings()
+    client = await connect_or_fail(settings)
+    workflow_id = policy_workflow_id(workflow_input.policy_id)
+    try:
+        await client.start_workflow(
+            POLICY_WORKFLOW_TYPE,
+            workflow_input,
+            id=workflow_id,
+            task_queue=settings.task_queue,
+            # A policy id names one policy for ever, even after its workflow has closed.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            result_type=PolicyOutcome,
+        )
+    except WorkflowAlreadyStartedError:
+        fail(f"policy {workflow_input.policy_id} already exists (workflow {workflow_id}); "
+             "choose another --policy-id or leave it out")
+    typer.echo("Policy started.")
+    typer.echo(f"  policy id    {workflow_input.policy_id}")
+    typer.echo(f"  workflow id  {workflow_id}")
+    typer.echo(f"  Temporal UI  {settings.workflow_url(client.namespace, workflow_id)}")
+    typer.echo(f"  status       cyberins policy show {workflow_input.policy_id}")
+
+
+@app.command("show")
+def show(
+    policy_id: str = typer.Argument(..., help="The policy id printed by `policy apply`"),
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON"),
+) -> None:
+    """Print a policy's current status (the workflow's "status" query)."""
+    status = asyncio.run(_query_status(policy_id))
+    if as_json:
+        typer.echo(status.model_dump_json(indent=2))
+    else:
+        Console().print(status_table(status))
+
+
+async def _query_status(policy_id: str) -> PolicyStatus:
+    client = await connect_or_fail(get_settings())
+    handle = client.get_workflow_handle(policy_workflow_id(policy_id))
+    try:
+        return await handle.query(STATUS_QUERY, result_type=PolicyStatus, rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            fail(f"no policy {policy_id} (no workflow {handle.id})")
+        if error.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            fail(f"no worker answered within {QUERY_TIMEOUT.seconds} s; is `make dev` or "
+                 "`cyberins worker` running?")
+        fail(f"the status query failed: {error.message}")
+    except WorkflowQueryFailedError as error:
+        fail(f"the policy workflow could not answer its status: {error}")

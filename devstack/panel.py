@@ -1,0 +1,52 @@
+"""The panel `cyberins dev` prints once everything answers: what runs where."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from rich.panel import Panel
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from devstack.postgres import EmbeddedPostgres
+from devstack.temporal import TemporalDevServer
+from settings import Settings
+
+DEFAULT_TEMPORAL_PORT = 7233
+DEFAULT_UI_PORT = 8233
+EXAMPLE_APPLICATION = "examples/application.json"
+
+
+def apply_command(settings: Settings, server: TemporalDevServer) -> str:
+    """The command that starts a policy against this stack, with the env it needs on other ports."""
+    env = []
+    if server.port != DEFAULT_TEMPORAL_PORT:
+        env.append(f"TEMPORAL_ADDRESS={server.target_host}")
+    if server.ui_port != DEFAULT_UI_PORT:
+        env.append(f"CYBERINS_TEMPORAL_UI_PORT={server.ui_port}")
+    if settings.task_queue != "cyberins-policy":
+        env.append(f"CYBERINS_TASK_QUEUE={shlex.quote(settings.task_queue)}")
+    return " ".join([*env, ".venv/bin/cyberins policy apply", EXAMPLE_APPLICATION])
+
+
+def stack_panel(
+    settings: Settings,
+    server: TemporalDevServer,
+    postgres: EmbeddedPostgres | None,
+    database_url: str,
+    state_dir: Path,
+) -> Panel:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    table.add_row("Temporal gRPC", server.target_host)
+    table.add_row("Temporal UI", f"http://localhost:{server.ui_port}")
+    database = make_url(database_url).render_as_string(hide_password=True)
+    table.add_row("PostgreSQL", database + ("" if postgres else "  (DATABASE_URL)"))
+    table.add_row("Task queue", settings.task_queue)
+    table.add_row("State folder", str(state_dir))
+    logs = [server.log_file] + ([postgres.log_file] if postgres else [])
+    table.add_row("Server logs", "\n".join(str(path) for path in logs))
+    table.add_row("Start a policy", apply_command(settings, server))
+    return Panel(table, title="cyberins dev stack", expand=False)

@@ -1,0 +1,160 @@
+"""`cyberins dev`: Temporal dev server, PostgreSQL and a worker, started and stopped as one.
+
+Start order: ports checked, Temporal and PostgreSQL started, database migrated, worker running.
+Stop order is the reverse, so the worker finishes its tasks while both servers still answer.
+Everything the servers keep lives in the state folder, so a second run finds the first run's policies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import signal
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from rich.console import Console
+
+from devstack.panel import stack_panel
+from devstack.ports import taken_ports
+from devstack.postgres import EmbeddedPostgres, EmbeddedPostgresError
+from devstack.temporal import TemporalDevServer, TemporalDevServerError
+from logs import get_logger
+from settings import Settings, connect_temporal
+
+log = get_logger(__name__)
+
+WORKER_STOP_TIMEOUT_SECONDS = 30
+READY_LINE = "Ready. Press Ctrl-C to stop."
+
+
+class DevStackError(RuntimeError):
+    """A reason the stack cannot run, worded for the person who started it."""
+
+
+def _hold_state_lock(state_dir: Path, stack: AsyncExitStack) -> None:
+    """One stack per state folder: a second one would stop the first one's servers as leftovers."""
+    lock = (state_dir / "dev.lock").open("w")
+    stack.callback(lock.close)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise DevStackError(f"another `cyberins dev` already runs from {state_dir}") from None
+
+
+def _ports_to_check(settings: Settings) -> dict[str, int]:
+    wanted = {"Temporal gRPC": settings.temporal_port, "Temporal UI": settings.temporal_ui_port}
+    if settings.database_url is None:
+        wanted["PostgreSQL"] = settings.postgres_port
+    return wanted
+
+
+def _stop_on_signals(shutdown: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, shutdown.set)
+
+
+async def _watch_temporal(server: TemporalDevServer) -> None:
+    while not server.has_exited():
+        await asyncio.sleep(0.5)
+    raise DevStackError(f"the Temporal dev server stopped unexpectedly; see {server.log_file}")
+
+
+async def _start_postgres(postgres: EmbeddedPostgres, database: str, stack: AsyncExitStack) -> None:
+    if postgres.is_running():
+        # A run that was killed outright left it running, maybe on another port: start afresh.
+        log.info("stopping_leftover_postgres", data_dir=str(postgres.data_dir))
+        await asyncio.to_thread(postgres.stop)
+    stack.callback(postgres.stop)
+    await asyncio.to_thread(postgres.start)
+    await asyncio.to_thread(postgres.create_database, database)
+
+
+async def _start_worker(settings: Settings, server: TemporalDevServer, database_url: str,
+                        shutdown: asyncio.Event, stack: AsyncExitStack) -> asyncio.Task[None]:
+    from storage.db import create_session_factory
+    from worker import run_worker
+
+    client = await connect_temporal(settings, target_host=server.target_host)
+    engine, sessions = create_session_factory(database_url)
+    stack.push_async_callback(engine.dispose)
+    task = asyncio.create_task(run_worker(client, sessions, settings.task_queue, shutdown))
+
+    async def stop_worker() -> None:
+        shutdown.set()
+        try:
+            await asyncio.wait_for(task, WORKER_STOP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.warning("worker_stop_timed_out", seconds=WORKER_STOP_TIMEOUT_SECONDS)
+        except Exception:  # noqa: BLE001 - already reported while running; stopping must go on
+            pass
+
+    stack.push_async_callback(stop_worker)
+    return task
+
+
+async def run_dev_stack(settings: Settings, console: Console) -> int:
+    """Run until SIGINT/SIGTERM; 0 after a clean stop, 1 when the stack could not run."""
+    from storage.migrate import upgrade_to_head
+
+    state_dir = settings.state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    shutdown = asyncio.Event()
+    _stop_on_signals(shutdown)
+    server = TemporalDevServer(state_dir, settings.temporal_port, settings.temporal_ui_port)
+    postgres = None if settings.database_url else EmbeddedPostgres(state_dir / "postgres",
+                                                                   settings.postgres_port)
+    database_url = settings.effective_database_url
+    try:
+        async with AsyncExitStack() as stack:
+            _hold_state_lock(state_dir, stack)
+            server.stop_leftover()
+            if postgres is not None and postgres.is_running():
+                await asyncio.to_thread(postgres.stop)
+            taken = taken_ports(_ports_to_check(settings))
+            if taken:
+                listed = ", ".join(f"{port} ({purpose})" for purpose, port in taken.items())
+                raise DevStackError(
+                    f"port {listed} is already in use by another program. Stop it, or choose other "
+                    "ports with --temporal-port / --ui-port / --pg-port."
+                )
+            stack.callback(server.stop)
+            server.start()
+            if postgres is not None:
+                await _start_postgres(postgres, settings.database_name, stack)
+            await server.wait_until_serving()
+            await asyncio.to_thread(upgrade_to_head, database_url)
+            if shutdown.is_set():
+                return 0
+            worker = await _start_worker(settings, server, database_url, shutdown, stack)
+            console.print(stack_panel(settings, server, postgres, database_url, state_dir))
+            console.print(READY_LINE)
+            log.info("dev_stack_ready", task_queue=settings.task_queue)
+            await _run_until_stopped(shutdown, worker, server)
+            log.info("dev_stack_stopping")
+        console.print("Stopped.")
+        return 0
+    except (DevStackError, TemporalDevServerError, EmbeddedPostgresError) as error:
+        console.print(f"[red]cyberins dev: {error}[/red]")
+        return 1
+    except Exception:
+        log.exception("dev_stack_failed")
+        console.print(f"[red]cyberins dev failed; the servers' logs are in {state_dir}[/red]")
+        return 1
+
+
+async def _run_until_stopped(shutdown: asyncio.Event, worker: asyncio.Task[None],
+                             server: TemporalDevServer) -> None:
+    waiting = asyncio.create_task(shutdown.wait())
+    watching = asyncio.create_task(_watch_temporal(server))
+    done, _ = await asyncio.wait({waiting, worker, watching}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (waiting, watching):
+        task.cancel()
+    if waiting in done:
+        return
+    if worker in done:
+        worker.result()  # re-raises what stopped the worker
+        raise DevStackError("the worker stopped although nobody asked it to")
+    watching.result()
+

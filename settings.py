@@ -1,0 +1,99 @@
+"""Every setting of the service in one typed object, read from the environment.
+
+The defaults run the local dev stack (`make dev`) with nothing set. Production sets DATABASE_URL and
+the Temporal connection (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or a profile from
+the Temporal config file with TEMPORAL_PROFILE), which the Temporal SDK reads itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+
+# Must match devstack.postgres.SUPERUSER; not imported so that settings stay cheap to load.
+_EMBEDDED_SUPERUSER = "postgres"
+LOCAL_HOST = "127.0.0.1"
+
+
+def project_root() -> Path:
+    """The folder holding pyproject.toml: this file's folder in a checkout, else the nearest above cwd."""
+    here = Path(__file__).resolve().parent
+    if (here / "pyproject.toml").exists():
+        return here
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / "pyproject.toml").exists():
+            return folder
+    return Path.cwd()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CYBERINS_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "CYBERINS_DATABASE_URL"),
+        description="None: the embedded PostgreSQL of the dev stack",
+    )
+    state_dir: Path = Field(default_factory=lambda: project_root() / ".state")
+    postgres_port: int = Field(default=55432, ge=1, le=65535)
+    database_name: str = Field(default="cyberins", pattern=r"^[a-z_][a-z0-9_]*$")
+    temporal_port: int = Field(default=7233, ge=1, le=65535, description="dev server gRPC port")
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535, description="dev server UI port")
+    temporal_ui_url: str | None = Field(default=None, description="None: http://localhost:<ui port>")
+    task_queue: str = "cyberins-policy"
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        """Accept the usual postgres:// and postgresql:// URLs; the service talks asyncpg."""
+        if not value:
+            return None
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value.removeprefix(prefix)
+        return value
+
+    @property
+    def embedded_database_url(self) -> str:
+        return (
+            f"postgresql+asyncpg://{_EMBEDDED_SUPERUSER}@{LOCAL_HOST}:{self.postgres_port}/"
+            f"{self.database_name}"
+        )
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or self.embedded_database_url
+
+    @property
+    def ui_base_url(self) -> str:
+        return (self.temporal_ui_url or f"http://localhost:{self.temporal_ui_port}").rstrip("/")
+
+    def workflow_url(self, namespace: str, workflow_id: str) -> str:
+        return f"{self.ui_base_url}/namespaces/{namespace}/workflows/{workflow_id}"
+
+
+def get_settings() -> Settings:
+    """Read afresh each call: cheap, and tests that change the environment see the change."""
+    return Settings()
+
+
+async def connect_temporal(settings: Settings, *, target_host: str | None = None) -> Client:
+    """Connect with the SDK's environment configuration and the pydantic data converter.
+
+    With `target_host` (the dev stack, tests) the address, API key and TLS from the environment are
+    ignored: those servers are local and plain. Without TEMPORAL_ADDRESS or a profile the local dev
+    server is the default.
+    """
+    if target_host is not None:
+        return await Client.connect(target_host, data_converter=pydantic_data_converter)
+    config = dict(ClientConfig.load_client_connect_config())
+    config.setdefault("target_host", f"{LOCAL_HOST}:{settings.temporal_port}")
+    return await Client.connect(**config, data_converter=pydantic_data_converter)

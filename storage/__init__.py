@@ -1,0 +1,1 @@
+"""PostgreSQL storage: models, repositories, the unit of work and the migrations."""

@@ -1,0 +1,21 @@
+"""Repositories read and write rows inside a unit of work; none of them commits."""
+
+from storage.repositories.finding_summary import FindingSummaryQuery
+from storage.repositories.findings import DueFinding, EscalatedFinding, FindingRepository, NewFinding
+from storage.repositories.outbox import OutboxEntry, OutboxRepository, remediation_notices
+from storage.repositories.policies import PolicyRepository, bound_policy_from_row
+from storage.repositories.pre_cover import PreCoverRepository
+
+__all__ = [
+    "DueFinding",
+    "EscalatedFinding",
+    "FindingRepository",
+    "FindingSummaryQuery",
+    "NewFinding",
+    "OutboxEntry",
+    "OutboxRepository",
+    "PolicyRepository",
+    "PreCoverRepository",
+    "bound_policy_from_row",
+    "remediation_notices",
+]

@@ -1,0 +1,50 @@
+"""The unit of work: one transaction, the only place that commits."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    FindingRepository,
+    FindingSummaryQuery,
+    OutboxRepository,
+    PolicyRepository,
+    PreCoverRepository,
+)
+
+
+class UnitOfWork:
+    """`async with UnitOfWork(sessions) as uow:` commits when the block ends, rolls back if it raises."""
+
+    session: AsyncSession
+    pre_cover: PreCoverRepository
+    policies: PolicyRepository
+    findings: FindingRepository
+    finding_summary: FindingSummaryQuery
+    outbox: OutboxRepository
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        self.pre_cover = PreCoverRepository(self.session)
+        self.policies = PolicyRepository(self.session)
+        self.findings = FindingRepository(self.session)
+        self.finding_summary = FindingSummaryQuery(self.session)
+        self.outbox = OutboxRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if exc_type is None:
+                await self.session.commit()
+            else:
+                await self.session.rollback()
+        finally:
+            await self.session.close()

@@ -1,0 +1,77 @@
+"""The one place that wires workflows to activities and their dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.policy import PolicyActivities
+from workflows.policy import PolicyWorkflow
+
+WORKFLOWS = [PolicyWorkflow]
+
+
+def activities_for(sessions: async_sessionmaker[AsyncSession]) -> list:
+    policy = PolicyActivities(sessions)
+    return [
+        policy.record_application,
+        policy.enqueue_notification,
+        policy.record_assessment,
+        policy.record_underwriting,
+        policy.record_quote,
+        policy.record_quote_status,
+        policy.bind_policy,
+        policy.record_findings,
+        policy.resolve_finding,
+        policy.verify_fix,
+        policy.sweep_remediation,
+        policy.record_endorsement,
+        policy.record_cancellation,
+        policy.record_policy_phase,
+    ]
+
+
+def build_worker(client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str) -> Worker:
+    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities_for(sessions))
+
+
+async def run_worker(
+    client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str, shutdown: asyncio.Event
+) -> None:
+    """Poll `task_queue` until `shutdown` is set, then finish in-flight tasks and stop."""
+    worker = build_worker(client, sessions, task_queue)
+    async with worker:
+        await shutdown.wait()
+
+
+async def _serve() -> None:
+    from logs import configure_logging
+    from settings import connect_temporal, get_settings
+    from storage.db import create_session_factory
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    if not settings.database_url:
+        raise SystemExit("DATABASE_URL is not set; `cyberins dev` runs a worker on the embedded database")
+    engine, sessions = create_session_factory(settings.database_url)
+    client = await connect_temporal(settings)
+    shutdown = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, shutdown.set)
+    try:
+        await run_worker(client, sessions, settings.task_queue, shutdown)
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    asyncio.run(_serve())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""How the policy workflow reaches its activities: one place for timeouts, retries and counting."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.messages import Notification, Party
+    from activities.policy import PolicyActivities
+
+ResultT = TypeVar("ResultT")
+
+# Database writes are short; retry them for as long as it takes, rule violations are non-retryable.
+DATABASE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+DATABASE_TIMEOUT = timedelta(seconds=60)
+
+
+class ActivityGateway:
+    """Runs activities and counts those in flight, so continue-as-new never cuts one off."""
+
+    def __init__(self, policy_id: str) -> None:
+        self.policy_id = policy_id
+        self.in_flight = 0
+
+    async def call(self, method: Callable[[Any, Any], Awaitable[ResultT]], arg: Any, *, summary: str) -> ResultT:
+        self.in_flight += 1
+        try:
+            return await workflow.execute_activity_method(
+                method,
+                arg,
+                start_to_close_timeout=DATABASE_TIMEOUT,
+                retry_policy=DATABASE_RETRY,
+                summary=summary,
+            )
+        finally:
+            self.in_flight -= 1
+
+    async def notify(
+        self,
+        kind: str,
+        recipient: Party,
+        key: str,
+        *,
+        recipient_id: str | None = None,
+        **payload: str | int | bool | None,
+    ) -> None:
+        """Write a notification to the outbox; `key` makes it unique within this policy."""
+        notification = Notification(
+            dedupe_key=f"{self.policy_id}:{kind}:{key}:{recipient.value}",
+            policy_id=self.policy_id,
+            recipient=recipient,
+            recipient_id=recipient_id,
+            kind=kind,
+            payload=payload,
+        )
+        await self.call(PolicyActivities.enqueue_notification, notification, summary=f"notify {recipient.value}: {kind}")
+
+
+async def condition_or_deadline(condition: Callable[[], bool], deadline: datetime | None, *, summary: str) -> bool:
+    """Wait until `condition` holds (True) or `deadline` passes (False); no deadline waits forever."""
+    if condition():
+        return True
+    if deadline is None:
+        await workflow.wait_condition(condition)
+        return True
+    remaining = deadline - workflow.now()
+    if remaining <= timedelta(0):
+        return False
+    try:
+        await workflow.wait_condition(condition, timeout=remaining, timeout_summary=summary)
+    except asyncio.TimeoutError:
+        return condition()
+    return True

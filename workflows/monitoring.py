@@ -1,0 +1,138 @@
+"""保中监测 and 防灾减损: the vendor's findings in, remediation deadlines kept, the score moved.
+
+Finding detail lives in PostgreSQL; the workflow keeps the summary the database returns. Every
+database call on findings holds one lock, so summaries are applied in the order they were made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Awaitable, Callable
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.messages import (
+        Escalation,
+        FindingChanged,
+        RecordFindings,
+        ReceivedFinding,
+        ResolveFinding,
+        SweepRemediation,
+        VerifyFix,
+    )
+    from activities.policy import PolicyActivities
+    from domain.findings import FindingSummary
+    from domain.rating import in_cover_score
+    from domain.rules import PolicyRules
+    from workflows.gateway import ActivityGateway
+    from workflows.messages import (
+        FindingResolutionRequest,
+        FixVerification,
+        MonitoringBatch,
+        PolicyState,
+        ReceivedFindingBuffer,
+    )
+
+# Findings written per database round trip; a batch this size stays well under payload limits.
+WRITE_BATCH = 1_000
+
+
+class TermMonitoring:
+    def __init__(
+        self,
+        *,
+        state: PolicyState,
+        rules: PolicyRules,
+        gateway: ActivityGateway,
+        escalate: Callable[[Escalation], Awaitable[None]],
+    ) -> None:
+        self.state = state
+        self.rules = rules
+        self.gateway = gateway
+        self.escalate = escalate
+        self.lock = asyncio.Lock()
+
+    def accept(self, batch: MonitoringBatch) -> None:
+        """Signal path: buffer only. Deduplication by vendor event id happens in the database."""
+        received_at = workflow.now()
+        self.state.pending_findings.extend(
+            ReceivedFindingBuffer(finding=finding, received_at=received_at) for finding in batch.findings
+        )
+
+    async def write_pending(self) -> None:
+        state = self.state
+        while state.pending_findings:
+            batch = state.pending_findings[:WRITE_BATCH]
+            async with self.lock:
+                intake = await self.gateway.call(
+                    PolicyActivities.record_findings,
+                    RecordFindings(
+                        policy_id=self.gateway.policy_id,
+                        term_number=state.term_number,
+                        findings=[ReceivedFinding(finding=b.finding, received_at=b.received_at) for b in batch],
+                        rules=self.rules.remediation,
+                    ),
+                    summary=f"record {len(batch)} findings",
+                )
+                # Only this coroutine removes from the front; signals append at the back meanwhile.
+                del state.pending_findings[: len(batch)]
+                self._apply(intake.summary, intake.next_due_at)
+            for escalation in intake.escalations:
+                await self.escalate(escalation)
+
+    async def sweep(self) -> None:
+        """Send reminders that are due and mark findings overdue past their deadline."""
+        async with self.lock:
+            result = await self.gateway.call(
+                PolicyActivities.sweep_remediation,
+                SweepRemediation(policy_id=self.gateway.policy_id, term_number=self.state.term_number, now=workflow.now()),
+                summary="remediation deadlines",
+            )
+            self._apply(result.summary, result.next_due_at, swept=True)
+        if result.newly_overdue:
+            workflow.logger.info("findings went overdue", extra={"newly_overdue": result.newly_overdue})
+
+    async def resolve(self, request: FindingResolutionRequest) -> FindingChanged:
+        async with self.lock:
+            changed = await self.gateway.call(
+                PolicyActivities.resolve_finding,
+                ResolveFinding(
+                    policy_id=self.gateway.policy_id,
+                    vendor_event_id=request.vendor_event_id,
+                    resolution=request.resolution,
+                    note=request.note,
+                    at=workflow.now(),
+                ),
+                summary=f"resolve finding as {request.resolution.value}",
+            )
+            self._apply(changed.summary, changed.next_due_at)
+        return changed
+
+    async def verify(self, verification: FixVerification) -> FindingChanged:
+        async with self.lock:
+            changed = await self.gateway.call(
+                PolicyActivities.verify_fix,
+                VerifyFix(
+                    policy_id=self.gateway.policy_id,
+                    vendor_event_id=verification.vendor_event_id,
+                    vendor_id=verification.vendor_id,
+                    fix_confirmed=verification.fix_confirmed,
+                    at=workflow.now(),
+                ),
+                summary="vendor verifies fix",
+            )
+            self._apply(changed.summary, changed.next_due_at)
+        return changed
+
+    def _apply(self, summary: FindingSummary, next_due_at: datetime | None, *, swept: bool = False) -> None:
+        state = self.state
+        state.findings = summary
+        if swept and next_due_at is not None and next_due_at <= workflow.now():
+            # A sweep has just run up to now; a due time not after it would only spin the loop.
+            workflow.logger.error("remediation due time not in the future after a sweep")
+            next_due_at = None
+        state.next_finding_due_at = next_due_at
+        if state.policy is not None:
+            state.risk_score = in_cover_score(state.policy.risk_score, summary, self.rules.rating)

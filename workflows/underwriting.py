@@ -1,0 +1,256 @@
+"""One underwriting case, first term or renewal: 保前评估 → 核保 → quote → acceptance.
+
+Every step stores its outcome in the case before the next begins, so a case carried through
+continue-as-new (a renewal while monitoring floods in) resumes at the step it had reached.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Callable
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.messages import (
+        Party,
+        QuoteStatus,
+        RecordAssessment,
+        RecordQuote,
+        RecordQuoteStatus,
+        RecordUnderwriting,
+        UnderwritingStage,
+    )
+    from activities.policy import PolicyActivities
+    from domain.application import PolicyApplication
+    from domain.money import Money
+    from domain.policy import PolicyPhase, Quote, local_date
+    from domain.rating import Decision, TermHistory, UnderwritingResult, underwrite
+    from domain.rules import AssessmentTimeoutAction, PolicyRules
+    from workflows.gateway import ActivityGateway, condition_or_deadline
+    from workflows.messages import UnderwritingCase
+
+
+class TermUnderwriting:
+    def __init__(
+        self,
+        *,
+        case: UnderwritingCase,
+        application: PolicyApplication,
+        rules: PolicyRules,
+        gateway: ActivityGateway,
+        history: TermHistory | None,
+        enter_phase: Callable[[PolicyPhase], None],
+        quote_deadline: datetime | None = None,
+    ) -> None:
+        self.case = case
+        self.application = application
+        self.rules = rules
+        self.gateway = gateway
+        self.history = history
+        self.enter_phase = enter_phase
+        self.quote_deadline = quote_deadline
+
+    async def run(self) -> bool:
+        """True when the insured accepted a quote and every binding condition is verified."""
+        if await self.obtain_assessment() and await self.underwrite() and await self.offer_quote():
+            return await self.await_binding_conditions()
+        return False
+
+    # -- 保前评估: the vendor's assessment under an SLA ---------------------------------------
+
+    async def obtain_assessment(self) -> bool:
+        case, process = self.case, self.rules.process
+        sla = timedelta(minutes=process.assessment_sla_minutes)
+        while case.assessment is None:
+            if case.assessment_due_at is None:
+                case.assessment_due_at = workflow.now() + sla
+                if case.vendor_id not in case.vendors_tried:
+                    case.vendors_tried.append(case.vendor_id)
+                await self._notify_vendor("assessment_requested", f"{case.assessment_attempt}")
+            arrived = await condition_or_deadline(
+                lambda: case.assessment_inbox is not None,
+                case.assessment_due_at,
+                summary=f"assessment SLA, attempt {case.assessment_attempt}",
+            )
+            if arrived:
+                await self._record_assessment()
+            elif case.assessment_attempt == 1:
+                case.assessment_attempt = 2
+                case.assessment_due_at = workflow.now() + sla
+                await self._notify_vendor("assessment_overdue", "2")
+                await self.gateway.notify("assessment_overdue", Party.INSURER, f"{case.term_number}:{case.vendor_id}")
+            elif not self._reassign_to_next_vendor():
+                case.outcome_reason = "no assessment report from the assessing vendors within the SLA"
+                return False
+        return True
+
+    def _reassign_to_next_vendor(self) -> bool:
+        case = self.case
+        if self.rules.process.assessment_second_timeout is AssessmentTimeoutAction.DECLINE:
+            return False
+        remaining = [v for v in self.application.alternative_vendor_ids if v not in case.vendors_tried]
+        if not remaining:
+            return False
+        workflow.logger.info("assessment reassigned after two missed SLAs", extra={"term": case.term_number})
+        case.vendor_id, case.assessment_attempt, case.assessment_due_at = remaining[0], 1, None
+        return True
+
+    async def _record_assessment(self) -> None:
+        case = self.case
+        report = case.assessment_inbox
+        assert report is not None
+        await self.gateway.call(
+            PolicyActivities.record_assessment,
+            RecordAssessment(
+                policy_id=self.gateway.policy_id, term_number=case.term_number, report=report, received_at=workflow.now()
+            ),
+            summary="record assessment report",
+        )
+        case.assessment, case.assessment_inbox = report, None
+
+    async def _notify_vendor(self, kind: str, attempt: str) -> None:
+        case = self.case
+        await self.gateway.notify(
+            kind, Party.VENDOR, f"{case.term_number}:{case.vendor_id}:{attempt}",
+            recipient_id=case.vendor_id, term_number=case.term_number,
+        )
+
+    # -- 核保: rating, and a human underwriter for referrals ----------------------------------
+
+    async def underwrite(self) -> bool:
+        case = self.case
+        assert case.assessment is not None
+        if case.automatic is None:
+            term_start = case.term_start or workflow.now()
+            result = underwrite(
+                self.application, case.assessment, self.rules, term_start=local_date(term_start), history=self.history
+            )
+            await self._record_underwriting(UnderwritingStage.AUTOMATIC, result, None)
+            case.automatic = result
+        if case.final is None and case.automatic.decision is Decision.REFER:
+            await self.await_underwriter()
+        elif case.final is None:
+            case.final = case.automatic
+        assert case.final is not None
+        if case.final.decision is Decision.DECLINE:
+            case.outcome_reason = "; ".join(case.final.reasons) or "declined"
+            return False
+        return True
+
+    async def await_underwriter(self) -> None:
+        case, process = self.case, self.rules.process
+        self.enter_phase(PolicyPhase.REFERRED)
+        await self.gateway.notify("referral", Party.INSURER, f"{case.term_number}", term_number=case.term_number)
+        every = timedelta(minutes=process.referral_reminder_minutes)
+        while case.referral_inbox is None:
+            decided = await condition_or_deadline(
+                lambda: case.referral_inbox is not None, workflow.now() + every, summary="underwriter decision"
+            )
+            if decided:
+                break
+            if case.referral_reminders >= process.referral_max_reminders:
+                await self._settle_referral(Decision.DECLINE, "no underwriter decision in time", None, None)
+                return
+            case.referral_reminders += 1
+            await self.gateway.notify("referral_reminder", Party.INSURER, f"{case.term_number}:{case.referral_reminders}")
+        decision = case.referral_inbox
+        await self._settle_referral(
+            decision.decision, f"underwriter: {decision.reason}", decision.underwriter_id, decision.premium_override
+        )
+
+    async def _settle_referral(
+        self, decision: Decision, reason: str, underwriter_id: str | None, premium: Money | None
+    ) -> None:
+        automatic = self.case.automatic
+        assert automatic is not None
+        final = automatic.model_copy(
+            update={
+                "decision": decision,
+                "reasons": [*automatic.reasons, reason],
+                "premium": premium or automatic.premium,
+            }
+        )
+        await self._record_underwriting(UnderwritingStage.UNDERWRITER, final, underwriter_id)
+        self.case.final = final
+
+    async def _record_underwriting(self, stage: UnderwritingStage, result: UnderwritingResult, who: str | None) -> None:
+        await self.gateway.call(
+            PolicyActivities.record_underwriting,
+            RecordUnderwriting(
+                policy_id=self.gateway.policy_id, term_number=self.case.term_number, stage=stage,
+                result=result, underwriter_id=who, decided_at=workflow.now(),
+            ),
+            summary=f"record {stage.value} underwriting",
+        )
+
+    # -- Quote and acceptance ------------------------------------------------------------------
+
+    async def offer_quote(self) -> bool:
+        case = self.case
+        if case.quote is None:
+            case.quote = await self._issue_quote()
+        self.enter_phase(PolicyPhase.QUOTED)
+        quote = case.quote
+        accepted = await condition_or_deadline(lambda: case.accepted, quote.expires_at, summary="quote expiry")
+        if not accepted:
+            await self._record_quote_status(QuoteStatus.EXPIRED)
+            case.outcome_reason = f"quote {quote.quote_id} expired unaccepted"
+            return False
+        await self._record_quote_status(QuoteStatus.ACCEPTED)
+        return True
+
+    async def _issue_quote(self) -> Quote:
+        case, final = self.case, self.case.final
+        assert final is not None and final.schedule is not None
+        now = workflow.now()
+        expires_at = now + timedelta(minutes=self.rules.process.quote_validity_minutes)
+        if self.quote_deadline is not None:
+            expires_at = min(expires_at, self.quote_deadline)
+        quote = Quote(
+            quote_id=f"{self.gateway.policy_id}-t{case.term_number}",
+            term_number=case.term_number,
+            premium=final.premium,
+            schedule=final.schedule,
+            required_remediations=final.required_remediations,
+            product_notes=final.product_notes,
+            risk_score=final.risk_score,
+            issued_at=now,
+            expires_at=expires_at,
+        )
+        await self.gateway.call(
+            PolicyActivities.record_quote, RecordQuote(policy_id=self.gateway.policy_id, quote=quote), summary="record quote"
+        )
+        await self.gateway.notify("quote_issued", Party.INSURED, quote.quote_id, premium_fen=quote.premium.fen)
+        return quote
+
+    async def _record_quote_status(self, status: QuoteStatus) -> None:
+        assert self.case.quote is not None
+        await self.gateway.call(
+            PolicyActivities.record_quote_status,
+            RecordQuoteStatus(
+                policy_id=self.gateway.policy_id, quote_id=self.case.quote.quote_id, status=status, at=workflow.now()
+            ),
+            summary=f"quote {status.value}",
+        )
+
+    async def await_binding_conditions(self) -> bool:
+        """Remediations required before binding, verified by the vendor before the quote expires."""
+        case = self.case
+        assert case.quote is not None
+        if not case.outstanding_remediations():
+            return True
+        self.enter_phase(PolicyPhase.AWAITING_PREBIND_REMEDIATION)
+        await self.gateway.notify(
+            "prebind_remediation_required", Party.INSURED, case.quote.quote_id,
+            outstanding=len(case.outstanding_remediations()),
+        )
+        met = await condition_or_deadline(
+            lambda: not case.outstanding_remediations(), case.quote.expires_at, summary="binding conditions deadline"
+        )
+        if not met:
+            case.outcome_reason = (
+                "binding conditions not verified before the quote expired: "
+                + ", ".join(case.outstanding_remediations())
+            )
+        return met
