@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.application import PolicyApplication
 from domain.assessment import AssessmentReport
+from domain.coverage import CoverageHead
 from domain.findings import FindingStatus, FindingSummary, MonitoringFinding, Resolution
 from domain.money import Money
-from domain.policy import BoundPolicy, CancellingParty, PolicyPhase, Quote
+from domain.policy import CancellingParty, PolicyPhase, Quote
 from domain.rating import UnderwritingResult
 from domain.rules import RemediationRules
 
@@ -129,6 +130,7 @@ class FindingIntake(_Message):
 
 class ResolveFinding(_Message):
     policy_id: str
+    term_number: int
     vendor_event_id: str
     resolution: Resolution
     note: str | None = None
@@ -137,6 +139,7 @@ class ResolveFinding(_Message):
 
 class VerifyFix(_Message):
     policy_id: str
+    term_number: int
     vendor_event_id: str
     vendor_id: str
     fix_confirmed: bool
@@ -169,7 +172,7 @@ class RecordEndorsement(_Message):
     policy_number: str
     term_number: int
     request_id: str
-    head: str
+    head: CoverageHead
     previous_sublimit: Money
     new_sublimit: Money
     additional_premium: Money

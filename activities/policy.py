@@ -8,7 +8,7 @@ and returns what the first attempt returned.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -40,7 +40,6 @@ from activities.messages import (
 from domain.errors import DomainRuleError
 from domain.findings import (
     FindingStatus,
-    FindingSummary,
     Severity,
     apply_resolution,
     apply_verification,
@@ -223,9 +222,7 @@ class PolicyActivities:
         change = FindingResolutionRow(
             resolution=command.resolution.value, actor=Party.INSURED.value, note=command.note, at=command.at
         )
-        return await self._change_finding(
-            command.policy_id, command.vendor_event_id, already_applied, next_status, change
-        )
+        return await self._change_finding(command, already_applied, next_status, change)
 
     @activity.defn
     async def verify_fix(self, command: VerifyFix) -> FindingChanged:
@@ -246,19 +243,17 @@ class PolicyActivities:
             vendor_id=command.vendor_id,
             at=command.at,
         )
-        return await self._change_finding(
-            command.policy_id, command.vendor_event_id, already_applied, next_status, change
-        )
+        return await self._change_finding(command, already_applied, next_status, change)
 
     async def _change_finding(
         self,
-        policy_id: str,
-        vendor_event_id: str,
+        command: ResolveFinding | VerifyFix,
         already_applied: Callable[[FindingResolutionRow], bool],
         next_status: Callable[[FindingRow], FindingStatus],
         change: FindingResolutionRow,
     ) -> FindingChanged:
         """Lock the finding, apply the rule, append the history; a retry returns the recorded change."""
+        policy_id, vendor_event_id = command.policy_id, command.vendor_event_id
         async with UnitOfWork(self._sessions) as uow:
             finding = await uow.findings.lock(policy_id, vendor_event_id)
             if finding is None:
@@ -278,7 +273,8 @@ class PolicyActivities:
                     raise ApplicationError(err.message, type=err.code, non_retryable=True) from err
                 change.to_status = status.value
                 await uow.findings.change_status(finding, change)
-            summary, next_due_at = await _summary(uow, policy_id)
+            summary = await uow.finding_summary.summary(policy_id, command.term_number)
+            next_due_at = await uow.finding_summary.next_due_at(policy_id)
         _log(policy_id).info("finding changed", previous_status=previous.value, status=status.value)
         return FindingChanged(
             vendor_event_id=vendor_event_id,
@@ -356,15 +352,6 @@ class PolicyActivities:
                 policy_id=command.policy_id, term_number=command.term_number, phase=command.phase.value
             )
         _log(command.policy_id).info("policy phase recorded", phase=command.phase.value)
-
-
-async def _summary(uow: UnitOfWork, policy_id: str) -> tuple[FindingSummary, datetime | None]:
-    # Resolutions carry no term: the policy's newest bound term, or the first before binding.
-    term_number = await uow.policies.latest_term_number(policy_id) or 1
-    return (
-        await uow.finding_summary.summary(policy_id, term_number),
-        await uow.finding_summary.next_due_at(policy_id),
-    )
 
 
 def _new_findings(command: RecordFindings) -> list[NewFinding]:

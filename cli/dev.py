@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
+from cli.running import run_async
 from devstack.stack import run_dev_stack
 from settings import get_settings
 
@@ -26,4 +26,4 @@ def dev(
         "postgres_port": pg_port,
     }
     settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    raise typer.Exit(asyncio.run(run_dev_stack(settings, Console(soft_wrap=True))))
+    raise typer.Exit(run_async(run_dev_stack(settings, Console(soft_wrap=True))))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import typer
 from sqlalchemy.engine import make_url
 
@@ -14,6 +16,7 @@ def worker() -> None:
     from worker import main as run_worker_from_settings
 
     run_worker_from_settings()
+    gc.collect()  # before interpreter shutdown: see cli.running.run_async
 
 
 def migrate() -> None:

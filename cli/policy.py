@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from datetime import timedelta
@@ -18,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from cli.connection import connect_or_fail
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
+from cli.running import run_async
 from cli.status_view import status_table
 from domain.application import PolicyApplication
 from domain.rules import PolicyRules
@@ -66,7 +66,7 @@ def apply(
 ) -> None:
     """Validate an application and start its policy workflow."""
     workflow_input = build_input(policy_id or new_policy_id(), read_application(file))
-    asyncio.run(_start(workflow_input))
+    run_async(_start(workflow_input))
 
 
 async def _start(workflow_input: PolicyWorkflowInput) -> None:
@@ -99,7 +99,7 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print the status as JSON"),
 ) -> None:
     """Print a policy's current status (the workflow's "status" query)."""
-    status = asyncio.run(_query_status(policy_id))
+    status = run_async(_query_status(policy_id))
     if as_json:
         typer.echo(status.model_dump_json(indent=2))
     else:

@@ -110,7 +110,11 @@ def apply_verification(status: FindingStatus, fix_confirmed: bool) -> FindingSta
 
 
 class FindingSummary(BaseModel):
-    """Counts over a policy term's findings; the detail lives in the database."""
+    """Counts over a policy's findings; the detail lives in the database.
+
+    Open, closed and total cover every term (an open finding stays open across renewal);
+    `ever_overdue_by_severity` covers the current term only, as renewal judges that term.
+    """
 
     model_config = ConfigDict(frozen=True)
 

@@ -21,6 +21,9 @@ def alembic_config(database_url: str) -> Config:
     """Configuration that finds the migrations next to this module, whatever the working folder."""
     config = Config(str(_STORAGE_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(_STORAGE_DIR / "migrations").replace("%", "%%"))
+    # The caller has already imported this package; the ini's path entry is for the alembic CLI
+    # only, and must not leak into a running worker's sys.path.
+    config.set_main_option("prepend_sys_path", "")
     # Passed as an attribute, not an ini option, so a '%' in a password is not interpolated.
     config.attributes["database_url"] = database_url
     config.attributes["configure_logger"] = False

@@ -90,6 +90,31 @@ class PolicyState(BaseModel):
     def term_number(self) -> int:
         return self.policy.term_number if self.policy else 1
 
+    def status(self, policy_id: str) -> PolicyStatus:
+        """What the status query shows: the bound term, or the case being underwritten."""
+        policy, case = self.policy, self.case
+        underwriting = (case.final or case.automatic) if case else None
+        return PolicyStatus(
+            policy_id=policy_id,
+            phase=self.phase,
+            term_number=self.term_number,
+            vendor_id=self.monitoring_vendor_id or (case.vendor_id if case else ""),
+            policy_number=policy.policy_number if policy else None,
+            term_start=policy.term_start if policy else None,
+            term_end=policy.term_end if policy else None,
+            risk_score=self.risk_score if policy else (underwriting.risk_score if underwriting else None),
+            decision=underwriting.decision if underwriting else None,
+            reasons=underwriting.reasons if underwriting else [],
+            quote=case.quote if case else None,
+            premium_charged=self.premium_charged,
+            findings=self.findings,
+            pending_findings=len(self.pending_findings),
+            findings_ignored=self.findings_ignored,
+            endorsements=len(self.endorsement_ids),
+            closing_reason=self.closing_reason,
+            runs=self.runs,
+        )
+
 
 class PolicyWorkflowInput(_Message):
     policy_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Awaitable, Callable
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import (
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.rules import PolicyRules
     from workflows.gateway import ActivityGateway
     from workflows.messages import (
+        FindingResolutionReceipt,
         FindingResolutionRequest,
         FixVerification,
         MonitoringBatch,
@@ -94,12 +96,13 @@ class TermMonitoring:
         if result.newly_overdue:
             workflow.logger.info("findings went overdue", extra={"newly_overdue": result.newly_overdue})
 
-    async def resolve(self, request: FindingResolutionRequest) -> FindingChanged:
+    async def resolve(self, request: FindingResolutionRequest) -> FindingResolutionReceipt:
         async with self.lock:
-            changed = await self.gateway.call(
+            changed = await self._checked_in_database(
                 PolicyActivities.resolve_finding,
                 ResolveFinding(
                     policy_id=self.gateway.policy_id,
+                    term_number=self.state.term_number,
                     vendor_event_id=request.vendor_event_id,
                     resolution=request.resolution,
                     note=request.note,
@@ -108,14 +111,15 @@ class TermMonitoring:
                 summary=f"resolve finding as {request.resolution.value}",
             )
             self._apply(changed.summary, changed.next_due_at)
-        return changed
+        return _receipt(changed)
 
-    async def verify(self, verification: FixVerification) -> FindingChanged:
+    async def verify(self, verification: FixVerification) -> FindingResolutionReceipt:
         async with self.lock:
-            changed = await self.gateway.call(
+            changed = await self._checked_in_database(
                 PolicyActivities.verify_fix,
                 VerifyFix(
                     policy_id=self.gateway.policy_id,
+                    term_number=self.state.term_number,
                     vendor_event_id=verification.vendor_event_id,
                     vendor_id=verification.vendor_id,
                     fix_confirmed=verification.fix_confirmed,
@@ -124,7 +128,16 @@ class TermMonitoring:
                 summary="vendor verifies fix",
             )
             self._apply(changed.summary, changed.next_due_at)
-        return changed
+        return _receipt(changed)
+
+    async def _checked_in_database(self, method, command, *, summary: str) -> FindingChanged:
+        """The finding's rules are checked where its state is; a refusal fails the update, not the workflow."""
+        try:
+            return await self.gateway.call(method, command, summary=summary)
+        except ActivityError as err:
+            if isinstance(err.cause, ApplicationError):
+                raise ApplicationError(err.cause.message, type=err.cause.type, non_retryable=True) from None
+            raise
 
     def _apply(self, summary: FindingSummary, next_due_at: datetime | None, *, swept: bool = False) -> None:
         state = self.state
@@ -136,3 +149,9 @@ class TermMonitoring:
         state.next_finding_due_at = next_due_at
         if state.policy is not None:
             state.risk_score = in_cover_score(state.policy.risk_score, summary, self.rules.rating)
+
+
+def _receipt(changed: FindingChanged) -> FindingResolutionReceipt:
+    return FindingResolutionReceipt(
+        vendor_event_id=changed.vendor_event_id, previous_status=changed.previous_status, status=changed.status
+    )

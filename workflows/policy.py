@@ -10,22 +10,18 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import (
         BindPolicy,
         Escalation,
-        FindingChanged,
         Party,
         RecordApplication,
-        RecordCancellation,
-        RecordEndorsement,
         RecordPolicyPhase,
     )
     from activities.policy import PolicyActivities
-    from domain.errors import DomainRuleError
-    from domain.policy import PolicyPhase, add_months, endorsement_premium, pro_rata_return_premium
+    from domain.policy import PolicyPhase, add_months
     from domain.rating import TermHistory
     from workflows.gateway import ActivityGateway, condition_or_deadline
     from workflows.messages import (
@@ -51,8 +47,15 @@ with workflow.unsafe.imports_passed_through():
         UnderwriterDecisionReceipt,
         UnderwritingCase,
     )
+    from workflows.contract_changes import ContractChanges
     from workflows.monitoring import WRITE_BATCH, TermMonitoring
-    from workflows.underwriting import TermUnderwriting
+    from workflows.underwriting import (
+        TermUnderwriting,
+        check_acceptance,
+        check_assessment,
+        check_prebind_verification,
+        check_referral_decision,
+    )
 
 # Temporal caps signals per run (10,000 by default, Temporal Cloud too) and fails a continue-as-new
 # while signals keep arriving; rolling over early keeps each run's replay short enough to finish.
@@ -72,6 +75,10 @@ class PolicyWorkflow:
         self.signals_this_run = 0
         self.monitoring = TermMonitoring(
             state=self.state, rules=self.rules, gateway=self.gateway, escalate=self._escalate_to_incident_response
+        )
+        self.changes = ContractChanges(
+            state=self.state, industry=input.application.organisation.industry, rating=self.rules.rating,
+            gateway=self.gateway, close=self._close,
         )
 
     @workflow.run
@@ -277,11 +284,7 @@ class PolicyWorkflow:
 
     @submit_assessment.validator
     def _validate_assessment(self, submission: AssessmentSubmission) -> None:
-        case = self._open_case("an assessment")
-        if case.assessment is not None or case.assessment_inbox is not None:
-            raise ValueError(f"the assessment for term {case.term_number} has already been submitted")
-        if submission.report.vendor_id != case.vendor_id:
-            raise ValueError(f"vendor {submission.report.vendor_id} is not the assigned assessing vendor")
+        check_assessment(self._open_case("an assessment"), submission)
 
     @workflow.update
     async def decide_referral(self, decision: UnderwriterDecision) -> UnderwriterDecisionReceipt:
@@ -294,15 +297,7 @@ class PolicyWorkflow:
 
     @decide_referral.validator
     def _validate_referral(self, decision: UnderwriterDecision) -> None:
-        case = self._open_case("an underwriting decision")
-        if case.automatic is None or case.automatic.decision.value != "refer":
-            raise ValueError("there is no referral waiting for an underwriter")
-        if case.final is not None or case.referral_inbox is not None:
-            raise ValueError("the referral has already been decided")
-        if decision.decision.value == "refer":
-            raise ValueError("an underwriter decides accept or decline, not refer")
-        if decision.premium_override is not None and decision.premium_override.fen <= 0:
-            raise ValueError("a premium override must be above zero")
+        check_referral_decision(self._open_case("an underwriting decision"), decision)
 
     @workflow.update
     def accept_quote(self, acceptance: QuoteAcceptance) -> QuoteAcceptanceReceipt:
@@ -313,15 +308,7 @@ class PolicyWorkflow:
 
     @accept_quote.validator
     def _validate_acceptance(self, acceptance: QuoteAcceptance) -> None:
-        case = self._open_case("a quote acceptance")
-        if case.quote is None:
-            raise ValueError("no quote has been issued yet")
-        if acceptance.quote_id != case.quote.quote_id:
-            raise ValueError(f"unknown quote {acceptance.quote_id}; the current quote is {case.quote.quote_id}")
-        if case.accepted:
-            raise ValueError(f"quote {acceptance.quote_id} has already been accepted")
-        if workflow.now() >= case.quote.expires_at:
-            raise ValueError(f"quote {acceptance.quote_id} expired at {case.quote.expires_at.isoformat()}")
+        check_acceptance(self._open_case("a quote acceptance"), acceptance, workflow.now())
 
     @workflow.update
     def verify_prebind_remediation(self, verified: PrebindRemediationVerified) -> PrebindRemediationReceipt:
@@ -332,13 +319,7 @@ class PolicyWorkflow:
 
     @verify_prebind_remediation.validator
     def _validate_prebind(self, verified: PrebindRemediationVerified) -> None:
-        case = self._open_case("a remediation verification")
-        if case.quote is None:
-            raise ValueError("no quote, so no binding conditions yet")
-        if verified.vendor_id != case.vendor_id:
-            raise ValueError(f"vendor {verified.vendor_id} is not the assessing vendor")
-        if verified.code not in case.outstanding_remediations():
-            raise ValueError(f"{verified.code} is not an outstanding binding condition")
+        check_prebind_verification(self._open_case("a remediation verification"), verified)
 
     def _open_case(self, what: str) -> UnderwritingCase:
         case = self.state.case
@@ -360,7 +341,7 @@ class PolicyWorkflow:
 
     @workflow.update
     async def resolve_finding(self, request: FindingResolutionRequest) -> FindingResolutionReceipt:
-        return _receipt(await _rule_errors_as_update_errors(self.monitoring.resolve(request)))
+        return await self.monitoring.resolve(request)
 
     @resolve_finding.validator
     def _validate_resolution(self, request: FindingResolutionRequest) -> None:
@@ -368,7 +349,7 @@ class PolicyWorkflow:
 
     @workflow.update
     async def verify_fix(self, verification: FixVerification) -> FindingResolutionReceipt:
-        return _receipt(await _rule_errors_as_update_errors(self.monitoring.verify(verification)))
+        return await self.monitoring.verify(verification)
 
     @verify_fix.validator
     def _validate_verification(self, verification: FixVerification) -> None:
@@ -378,68 +359,16 @@ class PolicyWorkflow:
 
     @workflow.update
     async def endorse(self, request: EndorsementRequest) -> EndorsementReceipt:
-        state = self.state
-        policy = state.policy
-        assert policy is not None and state.premium_charged is not None
-        now = workflow.now()
-        premium = self._endorsement_premium(request, now)
-        previous = policy.schedule.terms_for(request.head)
-        assert previous is not None
-        state.endorsement_ids.append(request.request_id)
-        await self.gateway.call(
-            PolicyActivities.record_endorsement,
-            RecordEndorsement(
-                policy_id=self.input.policy_id, policy_number=policy.policy_number, term_number=policy.term_number,
-                request_id=request.request_id, head=request.head.value, previous_sublimit=previous.sublimit,
-                new_sublimit=request.new_sublimit, additional_premium=premium.additional_premium,
-                return_premium=premium.return_premium, effective_at=now,
-            ),
-            summary=f"endorse {request.head.value}",
-        )
-        state.policy = policy.model_copy(
-            update={"schedule": policy.schedule.with_head_limit(request.head, request.new_sublimit)}
-        )
-        charged = state.premium_charged.fen + premium.additional_premium.fen - premium.return_premium.fen
-        state.premium_charged = state.premium_charged.model_copy(update={"fen": charged})
-        return EndorsementReceipt(
-            request_id=request.request_id, head=request.head, new_sublimit=request.new_sublimit,
-            additional_premium=premium.additional_premium, return_premium=premium.return_premium,
-        )
+        return await self.changes.endorse(request)
 
     @endorse.validator
     def _validate_endorsement(self, request: EndorsementRequest) -> None:
         self._require_cover("an endorsement")
-        if request.request_id in self.state.endorsement_ids:
-            raise ValueError(f"endorsement {request.request_id} has already been applied")
-        try:
-            self._endorsement_premium(request, workflow.now())
-        except DomainRuleError as err:
-            raise ValueError(str(err)) from None
-
-    def _endorsement_premium(self, request: EndorsementRequest, at):
-        assert self.state.policy is not None
-        return endorsement_premium(
-            policy=self.state.policy, head=request.head, new_sublimit=request.new_sublimit,
-            industry=self.input.application.organisation.industry, rules=self.rules.rating, effective_at=at,
-        )
+        self.changes.check_endorsement(request)
 
     @workflow.update
     async def cancel(self, request: CancellationRequest) -> CancellationReceipt:
-        state = self.state
-        policy = state.policy
-        assert policy is not None and state.premium_charged is not None
-        now = workflow.now()
-        returned = pro_rata_return_premium(state.premium_charged, policy, now)
-        await self.gateway.call(
-            PolicyActivities.record_cancellation,
-            RecordCancellation(
-                policy_id=self.input.policy_id, policy_number=policy.policy_number, term_number=policy.term_number,
-                cancelled_by=request.cancelled_by, reason=request.reason, effective_at=now, return_premium=returned,
-            ),
-            summary=f"cancelled by {request.cancelled_by.value}",
-        )
-        await self._close(PolicyPhase.CANCELLED, f"cancelled by the {request.cancelled_by.value}: {request.reason}")
-        return CancellationReceipt(effective_at=now, return_premium=returned)
+        return await self.changes.cancel(request)
 
     @cancel.validator
     def _validate_cancellation(self, request: CancellationRequest) -> None:
@@ -453,42 +382,4 @@ class PolicyWorkflow:
 
     @workflow.query
     def status(self) -> PolicyStatus:
-        state, policy, case = self.state, self.state.policy, self.state.case
-        underwriting = case.final or case.automatic if case else None
-        return PolicyStatus(
-            policy_id=self.input.policy_id,
-            phase=state.phase,
-            term_number=state.term_number,
-            vendor_id=state.monitoring_vendor_id or (case.vendor_id if case else ""),
-            policy_number=policy.policy_number if policy else None,
-            term_start=policy.term_start if policy else None,
-            term_end=policy.term_end if policy else None,
-            risk_score=state.risk_score if policy else (underwriting.risk_score if underwriting else None),
-            decision=underwriting.decision if underwriting else None,
-            reasons=underwriting.reasons if underwriting else [],
-            quote=case.quote if case else None,
-            premium_charged=state.premium_charged,
-            findings=state.findings,
-            pending_findings=len(state.pending_findings),
-            findings_ignored=state.findings_ignored,
-            endorsements=len(state.endorsement_ids),
-            closing_reason=state.closing_reason,
-            runs=state.runs,
-        )
-
-
-def _receipt(changed: FindingChanged) -> FindingResolutionReceipt:
-    return FindingResolutionReceipt(
-        vendor_event_id=changed.vendor_event_id, previous_status=changed.previous_status, status=changed.status
-    )
-
-
-async def _rule_errors_as_update_errors(call):
-    """A rule the database-side check refused fails the update, not the workflow, and says why."""
-    try:
-        return await call
-    except ActivityError as err:
-        cause = err.cause
-        if isinstance(cause, ApplicationError):
-            raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
-        raise
+        return self.state.status(self.input.policy_id)

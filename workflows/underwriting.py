@@ -28,7 +28,13 @@ with workflow.unsafe.imports_passed_through():
     from domain.rating import Decision, TermHistory, UnderwritingResult, underwrite
     from domain.rules import AssessmentTimeoutAction, PolicyRules
     from workflows.gateway import ActivityGateway, condition_or_deadline
-    from workflows.messages import UnderwritingCase
+    from workflows.messages import (
+        AssessmentSubmission,
+        PrebindRemediationVerified,
+        QuoteAcceptance,
+        UnderwriterDecision,
+        UnderwritingCase,
+    )
 
 
 class TermUnderwriting:
@@ -254,3 +260,44 @@ class TermUnderwriting:
                 + ", ".join(case.outstanding_remediations())
             )
         return met
+
+
+# -- What the parties may send, and when (update validators: they refuse, they never change) --------
+
+
+def check_assessment(case: UnderwritingCase, submission: AssessmentSubmission) -> None:
+    if case.assessment is not None or case.assessment_inbox is not None:
+        raise ValueError(f"the assessment for term {case.term_number} has already been submitted")
+    if submission.report.vendor_id != case.vendor_id:
+        raise ValueError(f"vendor {submission.report.vendor_id} is not the assigned assessing vendor")
+
+
+def check_referral_decision(case: UnderwritingCase, decision: UnderwriterDecision) -> None:
+    if case.automatic is None or case.automatic.decision is not Decision.REFER:
+        raise ValueError("there is no referral waiting for an underwriter")
+    if case.final is not None or case.referral_inbox is not None:
+        raise ValueError("the referral has already been decided")
+    if decision.decision is Decision.REFER:
+        raise ValueError("an underwriter decides accept or decline, not refer")
+    if decision.premium_override is not None and decision.premium_override.fen <= 0:
+        raise ValueError("a premium override must be above zero")
+
+
+def check_acceptance(case: UnderwritingCase, acceptance: QuoteAcceptance, now: datetime) -> None:
+    if case.quote is None:
+        raise ValueError("no quote has been issued yet")
+    if acceptance.quote_id != case.quote.quote_id:
+        raise ValueError(f"unknown quote {acceptance.quote_id}; the current quote is {case.quote.quote_id}")
+    if case.accepted:
+        raise ValueError(f"quote {acceptance.quote_id} has already been accepted")
+    if now >= case.quote.expires_at:
+        raise ValueError(f"quote {acceptance.quote_id} expired at {case.quote.expires_at.isoformat()}")
+
+
+def check_prebind_verification(case: UnderwritingCase, verified: PrebindRemediationVerified) -> None:
+    if case.quote is None:
+        raise ValueError("no quote, so no binding conditions yet")
+    if verified.vendor_id != case.vendor_id:
+        raise ValueError(f"vendor {verified.vendor_id} is not the assessing vendor")
+    if verified.code not in case.outstanding_remediations():
+        raise ValueError(f"{verified.code} is not an outstanding binding condition")

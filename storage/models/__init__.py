@@ -2,7 +2,6 @@
 
 from storage.models.base import Base
 from storage.models.findings import (
-    CLOSED_STATUSES,
     FindingResolutionRow,
     FindingRow,
     IncidentEscalationRow,
@@ -25,7 +24,6 @@ from storage.models.underwriting import (
 )
 
 __all__ = [
-    "CLOSED_STATUSES",
     "POLICY_NUMBER_SEQUENCE",
     "ApplicationRow",
     "AssessmentRow",

@@ -7,17 +7,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.findings import FindingStatus
 from storage.models.base import Base
 
-FINDING_STATUSES = (
-    "open",
-    "awaiting_verification",
-    "fixed",
-    "accepted_risk",
-    "third_party_risk",
-    "false_positive",
-)
-CLOSED_STATUSES = ("fixed", "accepted_risk", "third_party_risk", "false_positive")
+FINDING_STATUSES = tuple(status.value for status in FindingStatus)
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -86,7 +86,7 @@ class DueFinding:
 # A batch travels as one array per column and is unnested server-side: one statement and one
 # round trip for thousands of findings, well within PostgreSQL's limit on bind parameters.
 _TIMESTAMP = DateTime(timezone=True)
-_BATCH_COLUMNS = {
+_BATCH_COLUMNS: dict[str, TypeEngine[Any]] = {
     "vendor_event_id": String(),
     "kind": String(),
     "severity": String(),

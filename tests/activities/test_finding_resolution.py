@@ -36,7 +36,7 @@ async def policy(activities: PolicyActivities) -> str:
 
 async def stored(sessions: Sessions, event_id: str) -> tuple[FindingRow, list[FindingResolutionRow]]:
     async with sessions() as session:
-        row = await session.scalar(select(FindingRow).where(FindingRow.vendor_event_id == event_id))
+        row = (await session.scalars(select(FindingRow).where(FindingRow.vendor_event_id == event_id))).one()
         history = (
             await session.scalars(
                 select(FindingResolutionRow)
@@ -49,13 +49,13 @@ async def stored(sessions: Sessions, event_id: str) -> tuple[FindingRow, list[Fi
 
 def resolve(policy: str, event_id: str, resolution: Resolution, at=LATER) -> ResolveFinding:
     return ResolveFinding(
-        policy_id=policy, vendor_event_id=event_id, resolution=resolution, note="patched", at=at
+        term_number=1, policy_id=policy, vendor_event_id=event_id, resolution=resolution, note="patched", at=at
     )
 
 
 def verify(policy: str, event_id: str, confirmed: bool, at=LATER + timedelta(days=1)) -> VerifyFix:
     return VerifyFix(
-        policy_id=policy, vendor_event_id=event_id, vendor_id="vendor-a", fix_confirmed=confirmed, at=at
+        term_number=1, policy_id=policy, vendor_event_id=event_id, vendor_id="vendor-a", fix_confirmed=confirmed, at=at
     )
 
 

@@ -69,12 +69,13 @@ async def test_upgrade_to_head_twice_changes_nothing(empty_database_url: str) ->
     assert [tuple(v) for v in versions] == [("0001",)]
 
 
-async def test_migrate_command_works_from_any_folder_and_leaves_logging_alone(
+async def test_migrate_works_from_any_folder_and_leaves_logging_and_imports_alone(
     empty_database_url: str, tmp_path: Path
 ) -> None:
-    root_handlers = list(logging.getLogger().handlers)
+    root_handlers, import_path = list(logging.getLogger().handlers), list(sys.path)
     await asyncio.to_thread(upgrade_to_head, empty_database_url)
     assert logging.getLogger().handlers == root_handlers
+    assert sys.path == import_path
 
     result = await asyncio.to_thread(
         subprocess.run,

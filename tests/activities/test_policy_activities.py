@@ -104,7 +104,7 @@ async def test_endorsement_twice_is_stored_once_and_moves_the_head_limit(
         policy_number=bound.policy_number,
         term_number=1,
         request_id="req-1",
-        head=head.value,
+        head=head,
         previous_sublimit=Money.yuan(3_000_000),
         new_sublimit=Money.yuan(4_000_000),
         additional_premium=Money.yuan(3_000),

@@ -37,7 +37,7 @@ Sessions = async_sessionmaker[AsyncSession]
 
 async def count(sessions: Sessions, model: type) -> int:
     async with sessions() as session:
-        return await session.scalar(select(func.count()).select_from(model))
+        return (await session.execute(select(func.count()).select_from(model))).scalar_one()
 
 
 @pytest.fixture

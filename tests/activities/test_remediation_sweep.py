@@ -108,7 +108,7 @@ async def test_a_finding_resolved_after_going_overdue_still_counts_as_ever_overd
 
     changed = await activities.resolve_finding(
         ResolveFinding(
-            policy_id=policy, vendor_event_id="crit", resolution=Resolution.FALSE_POSITIVE, at=T0 + 9 * DAYS
+            term_number=1, policy_id=policy, vendor_event_id="crit", resolution=Resolution.FALSE_POSITIVE, at=T0 + 9 * DAYS
         )
     )
     next_term = await activities.sweep_remediation(sweep(policy, T0 + 9 * DAYS, term_number=2))
@@ -122,7 +122,7 @@ async def test_resolved_findings_are_never_reminded(
     activities: PolicyActivities, session_factory: Sessions, policy: str
 ) -> None:
     await activities.resolve_finding(
-        ResolveFinding(policy_id=policy, vendor_event_id="crit", resolution=Resolution.FIXED, at=T0 + DAYS)
+        ResolveFinding(term_number=1, policy_id=policy, vendor_event_id="crit", resolution=Resolution.FIXED, at=T0 + DAYS)
     )
 
     result = await activities.sweep_remediation(sweep(policy, T0 + 6 * DAYS))

@@ -1,0 +1,30 @@
+"""Running the CLI's async work so that the process always exits with the code we chose."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import typer
+
+T = TypeVar("T")
+
+
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, then collect the Temporal client while the interpreter is still whole.
+
+    A client left to interpreter shutdown can abort the process ("PyGILState_Release ... must be
+    current when releasing", temporalio/sdk-python#300): its Rust threads outlive Python's. The
+    exit code is taken out of a `typer.Exit` first, because the exception's traceback keeps the
+    client alive.
+    """
+    exit_code: int | None = None
+    try:
+        return asyncio.run(work)
+    except typer.Exit as requested:
+        exit_code = requested.exit_code
+    finally:
+        gc.collect()
+    raise typer.Exit(exit_code)

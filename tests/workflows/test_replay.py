@@ -1,0 +1,128 @@
+"""Recorded histories of the policy workflow replay without non-determinism.
+
+Committed histories guard against workflow changes that would break running policies; regenerate
+them only for a deliberate, patched change: CYBERINS_RECORD_HISTORIES=1 pytest tests/workflows/test_replay.py
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from domain.coverage import CoverageHead
+from domain.findings import Resolution, Severity
+from domain.money import Money
+from domain.policy import CancellingParty
+from domain.rating import Decision
+from workflows.messages import (
+    AssessmentSubmission,
+    CancellationRequest,
+    EndorsementRequest,
+    FindingResolutionRequest,
+    FixVerification,
+    MonitoringBatch,
+    PrebindRemediationVerified,
+    QuoteAcceptance,
+    UnderwriterDecision,
+)
+from workflows.policy import PolicyWorkflow
+from tests.builders import assessment, monitoring_finding, risky_assessment, scan_finding
+from tests.workflows.support import eventually, running_worker, start_policy
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def drive_every_phase(env, handle: WorkflowHandle) -> None:
+    """Referral, binding conditions, monitoring, endorsement, renewal, continue-as-new, cancellation."""
+    risky = risky_assessment().model_copy(update={"scan_findings": [scan_finding()]})
+    await handle.execute_update(PolicyWorkflow.submit_assessment, AssessmentSubmission(report=risky))
+    await handle.execute_update(
+        PolicyWorkflow.decide_referral,
+        UnderwriterDecision(underwriter_id="uw-1", decision=Decision.ACCEPT, reason="agreed plan"),
+    )
+    quote = (await eventually(handle, lambda s: s.quote is not None)).quote
+    await handle.execute_update(PolicyWorkflow.accept_quote, QuoteAcceptance(quote_id=quote.quote_id))
+    await handle.execute_update(
+        PolicyWorkflow.verify_prebind_remediation, PrebindRemediationVerified(vendor_id="vendor-a", code="scan-1")
+    )
+    await eventually(handle, lambda s: s.phase.value == "in_force")
+    findings = [
+        monitoring_finding("f-1", Severity.HIGH),
+        monitoring_finding("f-2", Severity.CRITICAL),
+        monitoring_finding("f-3", Severity.CRITICAL, active_compromise=True),
+    ]
+    await handle.signal(PolicyWorkflow.report_findings, MonitoringBatch(vendor_id="vendor-a", findings=findings))
+    await eventually(handle, lambda s: s.findings.total == 3)
+    await handle.execute_update(
+        PolicyWorkflow.resolve_finding, FindingResolutionRequest(vendor_event_id="f-1", resolution=Resolution.FIXED)
+    )
+    await handle.execute_update(
+        PolicyWorkflow.verify_fix, FixVerification(vendor_id="vendor-a", vendor_event_id="f-1", fix_confirmed=True)
+    )
+    await handle.execute_update(
+        PolicyWorkflow.endorse,
+        EndorsementRequest(request_id="e-1", head=CoverageHead.DATA_BREACH_LIABILITY, new_sublimit=Money.yuan(4_000_000)),
+    )
+    await env.sleep(timedelta(days=306))
+    await eventually(handle, lambda s: s.phase.value == "renewing")
+    await handle.execute_update(PolicyWorkflow.submit_assessment, AssessmentSubmission(report=assessment()))
+    renewal = (await eventually(handle, lambda s: s.quote is not None and s.quote.term_number == 2)).quote
+    await handle.execute_update(PolicyWorkflow.accept_quote, QuoteAcceptance(quote_id=renewal.quote_id))
+    await env.sleep(timedelta(days=61))
+    await eventually(handle, lambda s: s.term_number == 2)
+    await handle.execute_update(
+        PolicyWorkflow.cancel, CancellationRequest(cancelled_by=CancellingParty.INSURER, reason="non-payment")
+    )
+    await handle.result()
+
+
+async def histories_of(client, handle: WorkflowHandle):
+    """Every run of the workflow, following continue-as-new from the first run."""
+    histories, run_id = [], handle.first_execution_run_id
+    while run_id:
+        history = await client.get_workflow_handle(handle.id, run_id=run_id).fetch_history()
+        histories.append(history)
+        last = history.events[-1]
+        run_id = (
+            last.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+            if last.HasField("workflow_execution_continued_as_new_event_attributes")
+            else None
+        )
+    return histories
+
+
+async def test_a_fresh_history_of_every_phase_replays(time_skipping_env, session_factory, task_queue):
+    client = time_skipping_env.client
+    async with running_worker(client, session_factory, task_queue):
+        handle = await start_policy(client, task_queue)
+        await drive_every_phase(time_skipping_env, handle)
+    histories = await histories_of(client, handle)
+    assert len(histories) == 2  # the first term and, after continue-as-new, the second
+    replayer = Replayer(workflows=[PolicyWorkflow], data_converter=pydantic_data_converter)
+    for history in histories:
+        await replayer.replay_workflow(history)
+    if os.environ.get("CYBERINS_RECORD_HISTORIES"):
+        HISTORIES.mkdir(exist_ok=True)
+        for index, history in enumerate(histories):
+            (HISTORIES / f"policy_every_phase_run{index}.json").write_text(history.to_json())
+
+
+def committed_histories() -> list[Path]:
+    return sorted(HISTORIES.glob("*.json"))
+
+
+@pytest.mark.parametrize("path", committed_histories(), ids=lambda p: p.stem)
+async def test_committed_histories_replay(path: Path):
+    from temporalio.client import WorkflowHistory
+
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=[PolicyWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
+
+
+def test_histories_are_committed():
+    assert len(committed_histories()) >= 2, "record them with CYBERINS_RECORD_HISTORIES=1"
