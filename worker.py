@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -35,8 +36,18 @@ def activities_for(sessions: async_sessionmaker[AsyncSession]) -> list:
     ]
 
 
+# On shutdown, in-flight database activities get this long to finish before they are cancelled.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+
+
 def build_worker(client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str) -> Worker:
-    return Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities_for(sessions))
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities_for(sessions),
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+    )
 
 
 async def run_worker(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -13,10 +14,10 @@ from settings import get_settings
 
 
 def dev(
-    state_dir: Path | None = typer.Option(None, "--state-dir", help="Default: .state in the project"),
-    temporal_port: int | None = typer.Option(None, "--temporal-port", help="Default: 7233"),
-    ui_port: int | None = typer.Option(None, "--ui-port", help="Default: 8233"),
-    pg_port: int | None = typer.Option(None, "--pg-port", help="Default: 55432 (unused with DATABASE_URL)"),
+    state_dir: Annotated[Path | None, typer.Option(help="Default: .state in the project")] = None,
+    temporal_port: Annotated[int | None, typer.Option(help="Default: 7233")] = None,
+    ui_port: Annotated[int | None, typer.Option(help="Default: 8233")] = None,
+    pg_port: Annotated[int | None, typer.Option(help="Default: 55432 (unused with DATABASE_URL)")] = None,
 ) -> None:
     """Run Temporal, PostgreSQL and a worker until Ctrl-C; state persists in the state folder."""
     overrides = {

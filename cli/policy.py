@@ -6,6 +6,7 @@ import json
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -42,8 +43,10 @@ def read_application(path: Path) -> PolicyApplication:
     except UnicodeDecodeError:
         fail(f"{path} is not UTF-8 text", EXIT_BAD_INPUT)
     except json.JSONDecodeError as error:
-        fail(f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
-             EXIT_BAD_INPUT)
+        fail(
+            f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
+            EXIT_BAD_INPUT,
+        )
     try:
         return PolicyApplication.model_validate(data)
     except ValidationError as error:
@@ -60,9 +63,11 @@ def build_input(policy_id: str, application: PolicyApplication) -> PolicyWorkflo
 
 @app.command("apply")
 def apply(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True,
-                                help="Application (投保意向单) as JSON"),
-    policy_id: str | None = typer.Option(None, "--policy-id", help="Default: pol- and 12 random hex digits"),
+    file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help="Application (投保意向单) as JSON"),
+    ],
+    policy_id: Annotated[str | None, typer.Option(help="Default: pol- and 12 random hex digits")] = None,
 ) -> None:
     """Validate an application and start its policy workflow."""
     workflow_input = build_input(policy_id or new_policy_id(), read_application(file))
@@ -84,8 +89,10 @@ async def _start(workflow_input: PolicyWorkflowInput) -> None:
             result_type=PolicyOutcome,
         )
     except WorkflowAlreadyStartedError:
-        fail(f"policy {workflow_input.policy_id} already exists (workflow {workflow_id}); "
-             "choose another --policy-id or leave it out")
+        fail(
+            f"policy {workflow_input.policy_id} already exists (workflow {workflow_id}); "
+            "choose another --policy-id or leave it out"
+        )
     typer.echo("Policy started.")
     typer.echo(f"  policy id    {workflow_input.policy_id}")
     typer.echo(f"  workflow id  {workflow_id}")
@@ -95,8 +102,8 @@ async def _start(workflow_input: PolicyWorkflowInput) -> None:
 
 @app.command("show")
 def show(
-    policy_id: str = typer.Argument(..., help="The policy id printed by `policy apply`"),
-    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON"),
+    policy_id: Annotated[str, typer.Argument(help="The policy id printed by `policy apply`")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
 ) -> None:
     """Print a policy's current status (the workflow's "status" query)."""
     status = run_async(_query_status(policy_id))
@@ -115,8 +122,10 @@ async def _query_status(policy_id: str) -> PolicyStatus:
         if error.status == RPCStatusCode.NOT_FOUND:
             fail(f"no policy {policy_id} (no workflow {handle.id})")
         if error.status == RPCStatusCode.DEADLINE_EXCEEDED:
-            fail(f"no worker answered within {QUERY_TIMEOUT.seconds} s; is `make dev` or "
-                 "`cyberins worker` running?")
+            fail(
+                f"no worker answered within {QUERY_TIMEOUT.seconds} s; is `make dev` or "
+                "`cyberins worker` running?"
+            )
         fail(f"the status query failed: {error.message}")
     except WorkflowQueryFailedError as error:
         fail(f"the policy workflow could not answer its status: {error}")

@@ -21,6 +21,9 @@ from devstack.postgres import EmbeddedPostgres, EmbeddedPostgresError
 from devstack.temporal import TemporalDevServer, TemporalDevServerError
 from logs import get_logger
 from settings import Settings, connect_temporal
+from storage.db import create_session_factory
+from storage.migrate import upgrade_to_head
+from worker import run_worker
 
 log = get_logger(__name__)
 
@@ -62,20 +65,18 @@ async def _watch_temporal(server: TemporalDevServer) -> None:
 
 
 async def _start_postgres(postgres: EmbeddedPostgres, database: str, stack: AsyncExitStack) -> None:
-    if postgres.is_running():
-        # A run that was killed outright left it running, maybe on another port: start afresh.
-        log.info("stopping_leftover_postgres", data_dir=str(postgres.data_dir))
-        await asyncio.to_thread(postgres.stop)
     stack.callback(postgres.stop)
     await asyncio.to_thread(postgres.start)
     await asyncio.to_thread(postgres.create_database, database)
 
 
-async def _start_worker(settings: Settings, server: TemporalDevServer, database_url: str,
-                        shutdown: asyncio.Event, stack: AsyncExitStack) -> asyncio.Task[None]:
-    from storage.db import create_session_factory
-    from worker import run_worker
-
+async def _start_worker(
+    settings: Settings,
+    server: TemporalDevServer,
+    database_url: str,
+    shutdown: asyncio.Event,
+    stack: AsyncExitStack,
+) -> asyncio.Task[None]:
     client = await connect_temporal(settings, target_host=server.target_host)
     engine, sessions = create_session_factory(database_url)
     stack.push_async_callback(engine.dispose)
@@ -87,8 +88,8 @@ async def _start_worker(settings: Settings, server: TemporalDevServer, database_
             await asyncio.wait_for(task, WORKER_STOP_TIMEOUT_SECONDS)
         except TimeoutError:
             log.warning("worker_stop_timed_out", seconds=WORKER_STOP_TIMEOUT_SECONDS)
-        except Exception:  # noqa: BLE001 - already reported while running; stopping must go on
-            pass
+        except Exception as error:  # noqa: BLE001 - reported while running; stopping must go on
+            log.debug("worker_stopped_with_error", error=type(error).__name__)
 
     stack.push_async_callback(stop_worker)
     return task
@@ -96,21 +97,23 @@ async def _start_worker(settings: Settings, server: TemporalDevServer, database_
 
 async def run_dev_stack(settings: Settings, console: Console) -> int:
     """Run until SIGINT/SIGTERM; 0 after a clean stop, 1 when the stack could not run."""
-    from storage.migrate import upgrade_to_head
-
+    errors = Console(stderr=True, soft_wrap=True)
     state_dir = settings.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     shutdown = asyncio.Event()
     _stop_on_signals(shutdown)
     server = TemporalDevServer(state_dir, settings.temporal_port, settings.temporal_ui_port)
-    postgres = None if settings.database_url else EmbeddedPostgres(state_dir / "postgres",
-                                                                   settings.postgres_port)
+    postgres = (
+        None if settings.database_url else EmbeddedPostgres(state_dir / "postgres", settings.postgres_port)
+    )
     database_url = settings.effective_database_url
     try:
         async with AsyncExitStack() as stack:
             _hold_state_lock(state_dir, stack)
+            # A run that was killed outright leaves its servers running, maybe on other ports.
             server.stop_leftover()
             if postgres is not None and postgres.is_running():
+                log.info("stopping_leftover_postgres")
                 await asyncio.to_thread(postgres.stop)
             taken = taken_ports(_ports_to_check(settings))
             if taken:
@@ -136,16 +139,17 @@ async def run_dev_stack(settings: Settings, console: Console) -> int:
         console.print("Stopped.")
         return 0
     except (DevStackError, TemporalDevServerError, EmbeddedPostgresError) as error:
-        console.print(f"[red]cyberins dev: {error}[/red]")
+        errors.print(f"cyberins dev: {error}", style="red", markup=False)
         return 1
     except Exception:
         log.exception("dev_stack_failed")
-        console.print(f"[red]cyberins dev failed; the servers' logs are in {state_dir}[/red]")
+        errors.print(f"cyberins dev failed; the servers' logs are in {state_dir}", style="red", markup=False)
         return 1
 
 
-async def _run_until_stopped(shutdown: asyncio.Event, worker: asyncio.Task[None],
-                             server: TemporalDevServer) -> None:
+async def _run_until_stopped(
+    shutdown: asyncio.Event, worker: asyncio.Task[None], server: TemporalDevServer
+) -> None:
     waiting = asyncio.create_task(shutdown.wait())
     watching = asyncio.create_task(_watch_temporal(server))
     done, _ = await asyncio.wait({waiting, worker, watching}, return_when=asyncio.FIRST_COMPLETED)
@@ -157,4 +161,3 @@ async def _run_until_stopped(shutdown: asyncio.Event, worker: asyncio.Task[None]
         worker.result()  # re-raises what stopped the worker
         raise DevStackError("the worker stopped although nobody asked it to")
     watching.result()
-

@@ -1,0 +1,220 @@
+"""`cyberins dev` end to end: real Temporal dev server, real PostgreSQL, the real worker.
+
+Each stack runs as a subprocess on free ports in a temporary state folder, never those of `make dev`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from devstack.ports import free_port
+from devstack.stack import READY_LINE
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "cli.main"]
+TEMPORAL = Path(sys.executable).parent / "temporal"
+EXAMPLE = REPO / "examples" / "application.json"
+MAKE_DEV_PORTS = {7233, 8233, 55432}
+START_TIMEOUT = 60
+STOP_TIMEOUT = 40
+
+
+def pick_free_ports() -> dict[str, int]:
+    """Three distinct free ports, none of them one that `make dev` uses."""
+    chosen: set[int] = set()
+    while len(chosen) < 3:
+        port = free_port()
+        if port not in MAKE_DEV_PORTS:
+            chosen.add(port)
+    temporal, ui, pg = sorted(chosen)
+    return {"temporal": temporal, "ui": ui, "pg": pg}
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without the developer's Temporal or database settings."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TEMPORAL_", "CYBERINS_")) and k != "DATABASE_URL"
+    }
+    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+
+
+@dataclass
+class RunningStack:
+    process: subprocess.Popen[bytes]
+    ports: dict[str, int]
+    out: Path
+    err: Path
+
+    def output(self) -> str:
+        return f"--- stdout\n{self.out.read_text()}\n--- stderr\n{self.err.read_text()[-4000:]}"
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = clean_env(
+            TEMPORAL_ADDRESS=f"127.0.0.1:{self.ports['temporal']}",
+            CYBERINS_TEMPORAL_UI_PORT=str(self.ports["ui"]),
+        )
+        return subprocess.run(
+            [*CLI, *args], cwd=REPO, env=env, check=False, capture_output=True, text=True, timeout=60
+        )
+
+    def interrupt(self) -> int:
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=STOP_TIMEOUT)
+
+
+def launch(state_dir: Path, ports: dict[str, int], name: str) -> RunningStack:
+    out, err = state_dir.parent / f"{name}.out", state_dir.parent / f"{name}.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(
+            [
+                *CLI,
+                "dev",
+                "--state-dir",
+                str(state_dir),
+                "--temporal-port",
+                str(ports["temporal"]),
+                "--ui-port",
+                str(ports["ui"]),
+                "--pg-port",
+                str(ports["pg"]),
+            ],
+            cwd=REPO,
+            env=clean_env(),
+            stdout=stdout,
+            stderr=stderr,
+        )
+    return RunningStack(process, ports, out, err)
+
+
+def start_stack(state_dir: Path, ports: dict[str, int], name: str) -> RunningStack:
+    stack = launch(state_dir, ports, name)
+    deadline = time.monotonic() + START_TIMEOUT
+    while READY_LINE not in stack.out.read_text():
+        if stack.process.poll() is not None:
+            pytest.fail(f"cyberins dev exited with {stack.process.returncode}:\n{stack.output()}")
+        if time.monotonic() > deadline:
+            stack.process.kill()
+            pytest.fail(f"cyberins dev not ready within {START_TIMEOUT} s:\n{stack.output()}")
+        time.sleep(0.2)
+    return stack
+
+
+def processes_using(folder: Path) -> list[str]:
+    """Command lines of live processes that mention `folder` (Temporal's db file, PostgreSQL's -D)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().split(")")[-1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if str(folder) in cmdline and state != "Z":
+            found.append(cmdline)
+    return found
+
+
+def describe_workflow(ports: dict[str, int], workflow_id: str) -> dict:
+    result = subprocess.run(
+        [
+            str(TEMPORAL),
+            "workflow",
+            "describe",
+            "--address",
+            f"127.0.0.1:{ports['temporal']}",
+            "--workflow-id",
+            workflow_id,
+            "--output",
+            "json",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def wait_for_phase(stack: RunningStack, policy_id: str, phase: str) -> dict:
+    deadline = time.monotonic() + 30
+    while True:
+        shown = stack.cli("policy", "show", policy_id, "--json")
+        if shown.returncode == 0 and json.loads(shown.stdout)["phase"] == phase:
+            return json.loads(shown.stdout)
+        if time.monotonic() > deadline:
+            pytest.fail(f"policy {policy_id} not in {phase}: {shown.stdout}{shown.stderr}")
+        time.sleep(0.5)
+
+
+def stop_and_check_gone(stack: RunningStack, state_dir: Path) -> None:
+    assert stack.interrupt() == 0, stack.output()
+    assert processes_using(state_dir) == []
+    assert not (state_dir / "postgres" / "postmaster.pid").exists()
+    assert not (state_dir / "temporal.pid").exists()
+
+
+def test_dev_stack_runs_a_policy_and_keeps_it_across_restarts(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    policy_id = "pol-devstack0001"
+    workflow_id = f"policy-{policy_id}"
+
+    stack = start_stack(state_dir, pick_free_ports(), "first")
+    try:
+        applied = stack.cli("policy", "apply", str(EXAMPLE), "--policy-id", policy_id)
+        assert applied.returncode == 0, applied.stderr
+        assert workflow_id in applied.stdout
+        ui_link = f"http://localhost:{stack.ports['ui']}/namespaces/default/workflows/{workflow_id}"
+        assert ui_link in applied.stdout
+
+        described = describe_workflow(stack.ports, workflow_id)
+        assert described["workflowExecutionInfo"]["type"]["name"] == "PolicyWorkflow"
+        assert described["workflowExecutionInfo"]["status"] == "WORKFLOW_EXECUTION_STATUS_RUNNING"
+        assert wait_for_phase(stack, policy_id, "awaiting_assessment")["policy_id"] == policy_id
+
+        again = stack.cli("policy", "apply", str(EXAMPLE), "--policy-id", policy_id)
+        assert again.returncode == 1 and "already exists" in again.stderr
+
+        second = launch(state_dir, pick_free_ports(), "second-on-same-state")
+        assert second.process.wait(timeout=START_TIMEOUT) == 1
+        assert "already runs from" in second.output()
+    finally:
+        if stack.process.poll() is None:
+            stop_and_check_gone(stack, state_dir)
+    assert stack.process.returncode == 0
+    assert (state_dir / "temporal.db").exists() and (state_dir / "postgres" / "PG_VERSION").exists()
+
+    restarted = start_stack(state_dir, pick_free_ports(), "restarted")
+    try:
+        described = describe_workflow(restarted.ports, workflow_id)
+        assert described["workflowExecutionInfo"]["status"] == "WORKFLOW_EXECUTION_STATUS_RUNNING"
+        wait_for_phase(restarted, policy_id, "awaiting_assessment")
+    finally:
+        stop_and_check_gone(restarted, state_dir)
+
+
+def test_dev_stack_refuses_ports_in_use(tmp_path: Path) -> None:
+    ports = pick_free_ports()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", ports["temporal"]))
+        squatter.listen()
+        stack = launch(tmp_path / "state", ports, "refused")
+        code = stack.process.wait(timeout=START_TIMEOUT)
+    assert code == 1
+    output = stack.output()
+    assert f"port {ports['temporal']} (Temporal gRPC) is already in use" in output
+    assert "Traceback" not in output
+    assert processes_using(tmp_path / "state") == []
