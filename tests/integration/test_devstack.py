@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +26,8 @@ from devstack.stack import READY_LINE
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "cli.main"]
 TEMPORAL = Path(sys.executable).parent / "temporal"
-EXAMPLE = REPO / "examples" / "application.json"
+EXAMPLES = REPO / "examples"
+EXAMPLE = EXAMPLES / "application.json"
 MAKE_DEV_PORTS = {7233, 8233, 55432}
 START_TIMEOUT = 60
 STOP_TIMEOUT = 40
@@ -167,7 +171,16 @@ def stop_and_check_gone(stack: RunningStack, state_dir: Path) -> None:
     assert not (state_dir / "temporal.pid").exists()
 
 
-def test_dev_stack_runs_a_policy_and_keeps_it_across_restarts(tmp_path: Path) -> None:
+@pytest.fixture
+def stack_folder() -> Iterator[Path]:
+    """A private folder: servers must not live where a concurrent pytest session prunes old temp folders."""
+    folder = Path(tempfile.mkdtemp(prefix="cyberins-test-stack-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_dev_stack_runs_a_policy_and_keeps_it_across_restarts(stack_folder: Path) -> None:
+    tmp_path = stack_folder
     state_dir = tmp_path / "state"
     policy_id = "pol-devstack0001"
     workflow_id = f"policy-{policy_id}"
@@ -202,11 +215,52 @@ def test_dev_stack_runs_a_policy_and_keeps_it_across_restarts(tmp_path: Path) ->
         described = describe_workflow(restarted.ports, workflow_id)
         assert described["workflowExecutionInfo"]["status"] == "WORKFLOW_EXECUTION_STATUS_RUNNING"
         wait_for_phase(restarted, policy_id, "awaiting_assessment")
+        drive_through_the_readme(restarted, policy_id)
     finally:
         stop_and_check_gone(restarted, state_dir)
 
 
-def test_dev_stack_refuses_ports_in_use(tmp_path: Path) -> None:
+def temporal_cli(ports: dict[str, int], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TEMPORAL), *args, "--address", f"127.0.0.1:{ports['temporal']}", "--output", "json"],
+        check=False, capture_output=True, text=True, timeout=60,
+    )
+
+
+def drive_through_the_readme(stack: RunningStack, policy_id: str) -> None:
+    """The README's "Driving the policy" commands take the example from assessment to cover."""
+    workflow_id = f"policy-{policy_id}"
+    assessed = temporal_cli(
+        stack.ports, "workflow", "update", "execute", "--workflow-id", workflow_id,
+        "--name", "submit_assessment", "--input-file", str(EXAMPLES / "assessment.json"),
+    )
+    assert assessed.returncode == 0, assessed.stderr
+    assert json.loads(assessed.stdout)["result"]["decision"] == "accept", assessed.stdout
+    quoted = wait_for_phase(stack, policy_id, "quoted")
+    assert quoted["quote"]["quote_id"] == f"{policy_id}-t1"
+
+    accepted = temporal_cli(
+        stack.ports, "workflow", "update", "execute", "--workflow-id", workflow_id,
+        "--name", "accept_quote", "--input", json.dumps({"quote_id": f"{policy_id}-t1"}),
+    )
+    assert accepted.returncode == 0, accepted.stderr
+    bound = wait_for_phase(stack, policy_id, "in_force")
+    assert bound["policy_number"].startswith("CY-")
+
+    signalled = temporal_cli(
+        stack.ports, "workflow", "signal", "--workflow-id", workflow_id,
+        "--name", "report_findings", "--input-file", str(EXAMPLES / "findings.json"),
+    )
+    assert signalled.returncode == 0, signalled.stderr
+    deadline = time.monotonic() + 30
+    while (shown := json.loads(stack.cli("policy", "show", policy_id, "--json").stdout))["findings"]["total"] < 3:
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.5)
+    assert shown["findings"]["open_by_severity"] == {"critical": 1, "high": 1, "medium": 1}
+
+
+def test_dev_stack_refuses_ports_in_use(stack_folder: Path) -> None:
+    tmp_path = stack_folder
     ports = pick_free_ports()
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", ports["temporal"]))
