@@ -12,6 +12,7 @@ import sys
 from typing import Literal
 
 import structlog
+from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 LogFormat = Literal["auto", "json", "console"]
 
@@ -72,6 +73,19 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
     root.setLevel(numeric_level)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric_level, logging.WARNING))
+    _forward_temporal_core_logs()
+
+
+def _forward_temporal_core_logs() -> None:
+    """The SDK's Rust core logs to stdout by itself; send its warnings through the same handler.
+
+    Must run before the first Temporal client is created: clients keep the runtime they began with.
+    """
+    forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
+    telemetry = TelemetryConfig(
+        logging=LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"), forwarding=forwarding)
+    )
+    Runtime.set_default(Runtime(telemetry=telemetry), error_if_already_set=False)
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

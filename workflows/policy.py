@@ -7,7 +7,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Callable
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -118,7 +119,9 @@ class PolicyWorkflow:
             failed = PolicyPhase.QUOTE_EXPIRED if case.quote is not None else PolicyPhase.DECLINED
             await self._close(failed, case.outcome_reason)
 
-    def _underwriting(self, case: UnderwritingCase, *, history: TermHistory | None, quote_deadline) -> TermUnderwriting:
+    def _underwriting(
+        self, case: UnderwritingCase, *, history: Callable[[], TermHistory] | None, quote_deadline: datetime | None
+    ) -> TermUnderwriting:
         renewing = history is not None
         return TermUnderwriting(
             case=case,
@@ -199,8 +202,13 @@ class PolicyWorkflow:
                 term_start=state.policy.term_end,
                 vendor_id=state.monitoring_vendor_id,
             )
-        history = TermHistory(findings=state.findings, term_number=state.policy.term_number)
-        underwriting = self._underwriting(state.case, history=history, quote_deadline=state.policy.term_end)
+        term_number = state.policy.term_number
+
+        def term_history() -> TermHistory:
+            # Read when the renewal is rated, not when it opens: criticals may go overdue meanwhile.
+            return TermHistory(findings=state.findings, term_number=term_number)
+
+        underwriting = self._underwriting(state.case, history=term_history, quote_deadline=state.policy.term_end)
         return asyncio.create_task(underwriting.run())
 
     async def _end_term(self) -> None:

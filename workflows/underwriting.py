@@ -45,7 +45,7 @@ class TermUnderwriting:
         application: PolicyApplication,
         rules: PolicyRules,
         gateway: ActivityGateway,
-        history: TermHistory | None,
+        history: Callable[[], TermHistory] | None,
         enter_phase: Callable[[PolicyPhase], None],
         quote_deadline: datetime | None = None,
     ) -> None:
@@ -129,8 +129,9 @@ class TermUnderwriting:
         assert case.assessment is not None
         if case.automatic is None:
             term_start = case.term_start or workflow.now()
+            history = self.history() if self.history else None
             result = underwrite(
-                self.application, case.assessment, self.rules, term_start=local_date(term_start), history=self.history
+                self.application, case.assessment, self.rules, term_start=local_date(term_start), history=history
             )
             await self._record_underwriting(UnderwritingStage.AUTOMATIC, result, None)
             case.automatic = result

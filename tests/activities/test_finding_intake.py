@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,11 +15,6 @@ from tests.activities import builders
 from tests.activities.builders import T0, finding, record_findings
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@pytest.fixture
-def activities(session_factory: Sessions) -> PolicyActivities:
-    return PolicyActivities(session_factory)
 
 
 async def rows(sessions: Sessions, model: type) -> list:

@@ -21,11 +21,6 @@ LATER = T0 + timedelta(days=2)
 
 
 @pytest.fixture
-def activities(session_factory: Sessions) -> PolicyActivities:
-    return PolicyActivities(session_factory)
-
-
-@pytest.fixture
 async def policy(activities: PolicyActivities) -> str:
     policy = builders.policy_id()
     await activities.record_findings(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,11 +24,6 @@ from tests.activities.builders import DAY, T0
 
 Sessions = async_sessionmaker[AsyncSession]
 YEAR = 365 * DAY
-
-
-@pytest.fixture
-def activities(session_factory: Sessions) -> PolicyActivities:
-    return PolicyActivities(session_factory)
 
 
 async def rows(sessions: Sessions, model: type) -> list:

@@ -40,11 +40,6 @@ async def count(sessions: Sessions, model: type) -> int:
         return (await session.execute(select(func.count()).select_from(model))).scalar_one()
 
 
-@pytest.fixture
-def activities(session_factory: Sessions) -> PolicyActivities:
-    return PolicyActivities(session_factory)
-
-
 async def test_record_application_twice_stores_one_organisation_and_one_application(
     activities: PolicyActivities, session_factory: Sessions
 ) -> None:

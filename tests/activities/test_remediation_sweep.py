@@ -20,11 +20,6 @@ DAYS = timedelta(days=1)
 
 
 @pytest.fixture
-def activities(session_factory: Sessions) -> PolicyActivities:
-    return PolicyActivities(session_factory)
-
-
-@pytest.fixture
 async def policy(activities: PolicyActivities) -> str:
     """A critical (due in 7 days, reminder at 5) and a high (due in 30 days, reminder at 23)."""
     policy = builders.policy_id()
