@@ -12,6 +12,8 @@ import sys
 from typing import Literal
 
 import structlog
+import temporalio.activity
+import temporalio.workflow
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 LogFormat = Literal["auto", "json", "console"]
@@ -74,6 +76,9 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric_level, logging.WARNING))
     _forward_temporal_core_logs()
+    # The SDK would also append its info dict to each message; structlog already has it as fields.
+    temporalio.workflow.logger.workflow_info_on_message = False
+    temporalio.activity.logger.activity_info_on_message = False
 
 
 def _forward_temporal_core_logs() -> None:

@@ -27,10 +27,11 @@ def _by_severity(counts: dict[Severity, int]) -> str:
 
 def _findings(summary: FindingSummary) -> str:
     return (
-        f"{summary.total} this term, {summary.closed} closed, "
-        f"{summary.awaiting_verification} awaiting verification\n"
+        f"{summary.total} reported, {summary.closed} closed, "
+        f"{summary.awaiting_verification} awaiting verification, {summary.escalations} escalated\n"
         f"open: {_by_severity(summary.open_by_severity)}\n"
-        f"overdue: {_by_severity(summary.overdue_by_severity)}"
+        f"overdue: {_by_severity(summary.overdue_by_severity)}\n"
+        f"went overdue this term: {_by_severity(summary.ever_overdue_by_severity)}"
     )
 
 

@@ -163,6 +163,9 @@ class QuoteAcceptance(_Message):
 class QuoteAcceptanceReceipt(_Message):
     quote_id: str
     outstanding_remediations: list[str]
+    policy_number: str | None = Field(
+        default=None, description="set when acceptance bound the policy; a renewal binds at term end"
+    )
 
 
 class PrebindRemediationVerified(_Message):

@@ -308,11 +308,19 @@ class PolicyWorkflow:
         check_referral_decision(self._open_case("an underwriting decision"), decision)
 
     @workflow.update
-    def accept_quote(self, acceptance: QuoteAcceptance) -> QuoteAcceptanceReceipt:
+    async def accept_quote(self, acceptance: QuoteAcceptance) -> QuoteAcceptanceReceipt:
         case = self.state.case
         assert case is not None
         case.accepted = True
-        return QuoteAcceptanceReceipt(quote_id=acceptance.quote_id, outstanding_remediations=case.outstanding_remediations())
+        if self.state.policy is None and case.ready_to_bind:
+            # Answer once bound, so the parties may act on the policy as soon as they hear back.
+            await workflow.wait_condition(lambda: self.state.policy is not None or self.state.phase.is_terminal)
+        policy = self.state.policy
+        return QuoteAcceptanceReceipt(
+            quote_id=acceptance.quote_id,
+            outstanding_remediations=case.outstanding_remediations(),
+            policy_number=policy.policy_number if policy and policy.term_number == case.term_number else None,
+        )
 
     @accept_quote.validator
     def _validate_acceptance(self, acceptance: QuoteAcceptance) -> None:

@@ -101,3 +101,20 @@ async def test_findings_before_cover_are_counted_as_ignored_not_applied(time_ski
         assert current.findings.total == 0
         with pytest.raises(WorkflowUpdateFailedError):
             await handle.execute_update(PolicyWorkflow.accept_quote, QuoteAcceptance(quote_id="nope"))
+
+
+async def test_acceptance_answers_once_bound_so_findings_sent_next_are_applied(
+    time_skipping_env, session_factory, task_queue
+):
+    client = time_skipping_env.client
+    async with running_worker(client, session_factory, task_queue):
+        handle = await start_policy(client, task_queue)
+        await handle.execute_update(PolicyWorkflow.submit_assessment, AssessmentSubmission(report=assessment()))
+        quote = (await eventually(handle, lambda s: s.quote is not None)).quote
+        receipt = await handle.execute_update(PolicyWorkflow.accept_quote, QuoteAcceptance(quote_id=quote.quote_id))
+        assert receipt.policy_number is not None and receipt.policy_number.startswith("CY-")
+        await handle.signal(
+            PolicyWorkflow.report_findings, MonitoringBatch(vendor_id="vendor-a", findings=[monitoring_finding("at-once")])
+        )
+        applied = await eventually(handle, lambda s: s.findings.total == 1)
+        assert applied.findings_ignored == 0 and applied.policy_number == receipt.policy_number
