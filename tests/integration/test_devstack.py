@@ -230,6 +230,10 @@ def temporal_cli(ports: dict[str, int], *args: str) -> subprocess.CompletedProce
 def drive_through_the_readme(stack: RunningStack, policy_id: str) -> None:
     """The README's "Driving the policy" commands take the example from assessment to cover."""
     workflow_id = f"policy-{policy_id}"
+    unknown = stack.cli("policy", "show", "pol-000000000000")
+    assert unknown.returncode == 1 and "no policy pol-000000000000" in unknown.stderr, unknown.stderr
+    assert "Traceback" not in unknown.stderr
+
     assessed = temporal_cli(
         stack.ports, "workflow", "update", "execute", "--workflow-id", workflow_id,
         "--name", "submit_assessment", "--input-file", str(EXAMPLES / "assessment.json"),
