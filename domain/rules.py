@@ -157,6 +157,9 @@ class ProcessRules(BaseModel):
     term_months: int = Field(default=12, gt=0, le=36)
     renewal_window_minutes: int = Field(default=60 * DAY, gt=0)
     renewal_max_overdue_criticals: int = Field(default=3, ge=0, description="above this, no renewal")
+    claims_runoff_minutes: int = Field(
+        default=365 * DAY, ge=0, description="a lapsed or cancelled policy keeps serving its claims this long"
+    )
 
 
 class PolicyRules(BaseModel):

@@ -8,9 +8,13 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
+    ClaimRepository,
+    CoverQuery,
     FindingRepository,
     FindingSummaryQuery,
+    IncidentRepository,
     OutboxRepository,
+    PayoutRepository,
     PolicyRepository,
     PreCoverRepository,
 )
@@ -25,6 +29,10 @@ class UnitOfWork:
     findings: FindingRepository
     finding_summary: FindingSummaryQuery
     outbox: OutboxRepository
+    cover: CoverQuery
+    incidents: IncidentRepository
+    claims: ClaimRepository
+    payouts: PayoutRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -36,6 +44,10 @@ class UnitOfWork:
         self.findings = FindingRepository(self.session)
         self.finding_summary = FindingSummaryQuery(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.cover = CoverQuery(self.session)
+        self.incidents = IncidentRepository(self.session)
+        self.claims = ClaimRepository(self.session)
+        self.payouts = PayoutRepository(self.session)
         return self
 
     async def __aexit__(

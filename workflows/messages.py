@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.application import PolicyApplication
 from domain.assessment import AssessmentReport
 from domain.coverage import CoverageHead
+from domain.ledger import TermLedger
 from domain.findings import FindingStatus, FindingSummary, MonitoringFinding, Resolution
 from domain.money import Money
 from domain.policy import BoundPolicy, CancellingParty, PolicyPhase, Quote
@@ -81,6 +82,9 @@ class PolicyState(BaseModel):
     pending_findings: list[ReceivedFindingBuffer] = Field(default_factory=list)
     findings_ignored: int = 0
     endorsement_ids: list[str] = Field(default_factory=list, max_length=1000)
+    ledgers: dict[int, TermLedger] = Field(default_factory=dict, description="limits per policy period")
+    term_ends: dict[int, datetime] = Field(default_factory=dict)
+    runoff_ends: datetime | None = None
     risk_score: int | None = None
     terms_completed: int = 0
     closing_reason: str | None = None

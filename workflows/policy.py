@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Callable
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import (
@@ -26,8 +25,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.rating import TermHistory
     from workflows.gateway import ActivityGateway, condition_or_deadline
     from workflows.messages import (
-        AssessmentReceipt,
-        AssessmentSubmission,
         CancellationReceipt,
         CancellationRequest,
         EndorsementReceipt,
@@ -40,23 +37,15 @@ with workflow.unsafe.imports_passed_through():
         PolicyState,
         PolicyStatus,
         PolicyWorkflowInput,
-        PrebindRemediationReceipt,
-        PrebindRemediationVerified,
-        QuoteAcceptance,
-        QuoteAcceptanceReceipt,
-        UnderwriterDecision,
-        UnderwriterDecisionReceipt,
         UnderwritingCase,
     )
+    from activities.claim_messages import LedgerPosition, ReserveLimits, SettleReservation
+    from domain.loss_statement import LossStatement
+    from workflows.claims_ledger import ClaimsLedger
     from workflows.contract_changes import ContractChanges
     from workflows.monitoring import WRITE_BATCH, TermMonitoring
-    from workflows.underwriting import (
-        TermUnderwriting,
-        check_acceptance,
-        check_assessment,
-        check_prebind_verification,
-        check_referral_decision,
-    )
+    from workflows.precover_handlers import PreCoverHandlers
+    from workflows.underwriting import TermUnderwriting
 
 # Temporal caps signals per run (10,000 by default, Temporal Cloud too) and fails a continue-as-new
 # while signals keep arriving; rolling over early keeps each run's replay short enough to finish.
@@ -64,7 +53,7 @@ SIGNALS_PER_RUN = 2_000
 
 
 @workflow.defn(name="PolicyWorkflow")
-class PolicyWorkflow:
+class PolicyWorkflow(PreCoverHandlers):
     @workflow.init
     def __init__(self, input: PolicyWorkflowInput) -> None:
         self.input = input
@@ -77,6 +66,7 @@ class PolicyWorkflow:
         self.monitoring = TermMonitoring(
             state=self.state, rules=self.rules, gateway=self.gateway, escalate=self._escalate_to_incident_response
         )
+        self.ledger = ClaimsLedger(self.state, timedelta(minutes=self.rules.process.claims_runoff_minutes))
         self.changes = ContractChanges(
             state=self.state, industry=input.application.organisation.industry, rating=self.rules.rating,
             gateway=self.gateway, close=self._close,
@@ -90,6 +80,8 @@ class PolicyWorkflow:
             await self._underwrite_first_term()
         while self.state.phase.is_covered:
             await self._run_term()
+        if self.state.ledgers:
+            await self._claims_run_off()
         await workflow.wait_condition(self._quiescent)
         return PolicyOutcome(
             policy_id=input.policy_id,
@@ -150,6 +142,7 @@ class PolicyWorkflow:
             summary=f"bind term {case.quote.term_number}",
         )
         self.state.policy, self.state.case = bound, None
+        self.ledger.open_term(bound, workflow.now())
         self.state.premium_charged = bound.annual_premium
         self.state.monitoring_vendor_id = case.vendor_id
         self.state.risk_score = bound.risk_score
@@ -223,6 +216,25 @@ class PolicyWorkflow:
         reason = (case.outcome_reason if case else None) or "renewal not completed before the term ended"
         await self._close(PolicyPhase.EXPIRED, reason)
 
+    async def _claims_run_off(self) -> None:
+        """An ended policy still answers its claims, until they settle and the run-off period is over."""
+        state = self.state
+        if state.runoff_ends is None:
+            state.runoff_ends = workflow.now() + self.ledger.runoff
+        ends = state.runoff_ends
+
+        def finished() -> bool:
+            return workflow.now() >= ends and not self.ledger.has_open_claims()
+
+        while not finished():
+            if self._history_full():
+                await self._continue_as_new()
+            await condition_or_deadline(
+                lambda: finished() or self._history_full(),
+                ends if workflow.now() < ends else None,
+                summary="claims run-off",
+            )
+
     async def _escalate_to_incident_response(self, escalation: Escalation) -> None:
         """Seam for the incident workflow: an actively compromised asset is handed to incident response.
 
@@ -276,73 +288,6 @@ class PolicyWorkflow:
             )
         )
 
-    # -- Pre-cover messages ----------------------------------------------------------------------
-
-    @workflow.update
-    async def submit_assessment(self, submission: AssessmentSubmission) -> AssessmentReceipt:
-        case = self.state.case
-        assert case is not None
-        case.assessment_inbox = submission.report
-        await workflow.wait_condition(lambda: case.automatic is not None or case.outcome_reason is not None)
-        if case.automatic is None:
-            raise ApplicationError(f"assessment not used: {case.outcome_reason}", type="assessment_not_used")
-        return AssessmentReceipt(
-            term_number=case.term_number, risk_score=case.automatic.risk_score, decision=case.automatic.decision
-        )
-
-    @submit_assessment.validator
-    def _validate_assessment(self, submission: AssessmentSubmission) -> None:
-        check_assessment(self._open_case("an assessment"), submission)
-
-    @workflow.update
-    async def decide_referral(self, decision: UnderwriterDecision) -> UnderwriterDecisionReceipt:
-        case = self.state.case
-        assert case is not None
-        case.referral_inbox = decision
-        await workflow.wait_condition(lambda: case.final is not None)
-        assert case.final is not None
-        return UnderwriterDecisionReceipt(decision=case.final.decision, premium=case.final.premium)
-
-    @decide_referral.validator
-    def _validate_referral(self, decision: UnderwriterDecision) -> None:
-        check_referral_decision(self._open_case("an underwriting decision"), decision)
-
-    @workflow.update
-    async def accept_quote(self, acceptance: QuoteAcceptance) -> QuoteAcceptanceReceipt:
-        case = self.state.case
-        assert case is not None
-        case.accepted = True
-        if self.state.policy is None and case.ready_to_bind:
-            # Answer once bound, so the parties may act on the policy as soon as they hear back.
-            await workflow.wait_condition(lambda: self.state.policy is not None or self.state.phase.is_terminal)
-        policy = self.state.policy
-        return QuoteAcceptanceReceipt(
-            quote_id=acceptance.quote_id,
-            outstanding_remediations=case.outstanding_remediations(),
-            policy_number=policy.policy_number if policy and policy.term_number == case.term_number else None,
-        )
-
-    @accept_quote.validator
-    def _validate_acceptance(self, acceptance: QuoteAcceptance) -> None:
-        check_acceptance(self._open_case("a quote acceptance"), acceptance, workflow.now())
-
-    @workflow.update
-    def verify_prebind_remediation(self, verified: PrebindRemediationVerified) -> PrebindRemediationReceipt:
-        case = self.state.case
-        assert case is not None
-        case.verified_remediations.append(verified.code)
-        return PrebindRemediationReceipt(outstanding_remediations=case.outstanding_remediations())
-
-    @verify_prebind_remediation.validator
-    def _validate_prebind(self, verified: PrebindRemediationVerified) -> None:
-        check_prebind_verification(self._open_case("a remediation verification"), verified)
-
-    def _open_case(self, what: str) -> UnderwritingCase:
-        case = self.state.case
-        if self.state.phase.is_terminal or case is None or case.outcome_reason is not None:
-            raise ValueError(f"the policy is {self.state.phase.value}; {what} is not expected now")
-        return case
-
     # -- In-cover messages -----------------------------------------------------------------------
 
     @workflow.signal
@@ -375,7 +320,10 @@ class PolicyWorkflow:
 
     @workflow.update
     async def endorse(self, request: EndorsementRequest) -> EndorsementReceipt:
-        return await self.changes.endorse(request)
+        receipt = await self.changes.endorse(request)
+        assert self.state.policy is not None
+        self.ledger.follow_endorsement(self.state.policy)
+        return receipt
 
     @endorse.validator
     def _validate_endorsement(self, request: EndorsementRequest) -> None:
@@ -393,6 +341,33 @@ class PolicyWorkflow:
     def _require_cover(self, what: str) -> None:
         if not self.state.phase.is_covered:
             raise ValueError(f"the policy is {self.state.phase.value}, not in force; {what} is not possible")
+
+    # -- Claims against the limits ------------------------------------------------------------------
+
+    @workflow.update
+    def reserve_claim(self, request: ReserveLimits) -> LossStatement:
+        return self.ledger.reserve(request)
+
+    @reserve_claim.validator
+    def _validate_reserve(self, request: ReserveLimits) -> None:
+        self._check_claim_target(request.policy_id, request.term_number)
+
+    @workflow.update
+    def settle_claim(self, request: SettleReservation) -> LedgerPosition:
+        return self.ledger.settle(request)
+
+    @settle_claim.validator
+    def _validate_settlement(self, request: SettleReservation) -> None:
+        self._check_claim_target(request.policy_id, request.term_number)
+
+    def _check_claim_target(self, policy_id: str, term_number: int) -> None:
+        if policy_id != self.input.policy_id:
+            raise ValueError(f"this is policy {self.input.policy_id}, not {policy_id}")
+        self.ledger.check(term_number)
+
+    @workflow.query
+    def limits(self) -> list[LedgerPosition]:
+        return [self.ledger.position(term) for term in sorted(self.state.ledgers)]
 
     # -- Query -------------------------------------------------------------------------------------
 

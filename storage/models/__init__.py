@@ -1,10 +1,25 @@
 """SQLAlchemy models of every table; the migrations in storage/migrations create the same schema."""
 
 from storage.models.base import Base
+from storage.models.claims import (
+    ClaimPhaseRow,
+    ClaimRow,
+    LossItemRow,
+    LossStatementRow,
+    PayoutRow,
+    SubrogationRow,
+)
 from storage.models.findings import (
     FindingResolutionRow,
     FindingRow,
     IncidentEscalationRow,
+)
+from storage.models.incidents import (
+    EvidenceCustodyRow,
+    EvidenceRow,
+    ForensicsReportRow,
+    IncidentEventRow,
+    IncidentRow,
 )
 from storage.models.outbox import OutboxNotificationRow
 from storage.models.policies import (
@@ -29,15 +44,26 @@ __all__ = [
     "AssessmentRow",
     "Base",
     "CancellationRow",
+    "ClaimPhaseRow",
+    "ClaimRow",
     "CoverageHeadRow",
     "EndorsementRow",
+    "EvidenceCustodyRow",
+    "EvidenceRow",
     "FindingResolutionRow",
     "FindingRow",
+    "ForensicsReportRow",
     "IncidentEscalationRow",
+    "IncidentEventRow",
+    "IncidentRow",
+    "LossItemRow",
+    "LossStatementRow",
     "OrganisationRow",
     "OutboxNotificationRow",
+    "PayoutRow",
     "PolicyPhaseRow",
     "PolicyRow",
     "QuoteRow",
+    "SubrogationRow",
     "UnderwritingDecisionRow",
 ]

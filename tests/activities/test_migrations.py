@@ -32,6 +32,17 @@ EXPECTED_TABLES = {
     "incident_escalations",
     "notification_outbox",
     "policy_phase_history",
+    "incidents",
+    "incident_events",
+    "evidence",
+    "evidence_custody",
+    "forensics_reports",
+    "claims",
+    "claim_phase_history",
+    "loss_items",
+    "loss_statements",
+    "payouts",
+    "subrogations",
 }
 
 
@@ -51,7 +62,7 @@ async def test_upgrade_to_head_builds_every_table_of_an_empty_database(empty_dat
         await engine.dispose()
 
     assert tables >= EXPECTED_TABLES
-    assert version == "0001"
+    assert version == "0002"
     assert sequence is True
     assert drift == [], f"migrations and models differ: {drift}"
 
@@ -66,7 +77,7 @@ async def test_upgrade_to_head_twice_changes_nothing(empty_database_url: str) ->
             versions = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
     finally:
         await engine.dispose()
-    assert [tuple(v) for v in versions] == [("0001",)]
+    assert [tuple(v) for v in versions] == [("0002",)]
 
 
 async def test_migrate_works_from_any_folder_and_leaves_logging_and_imports_alone(

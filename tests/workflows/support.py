@@ -79,12 +79,14 @@ async def scalar(session_factory, sql: str, **params):
         return (await session.execute(text(sql), params)).scalar_one()
 
 
-async def until_notified(session_factory, policy_id: str, kind: str, *, seconds: float = 30) -> list[str]:
-    """Wait until a notification of `kind` is in the outbox; returns all kinds so far."""
+async def until_notified(
+    session_factory, policy_id: str, kind: str, *, times: int = 1, seconds: float = 30
+) -> list[str]:
+    """Wait until `times` notifications of `kind` are in the outbox; returns all kinds so far."""
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
         kinds = await outbox_kinds(session_factory, policy_id)
-        if kind in kinds:
+        if kinds.count(kind) >= times:
             return kinds
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"no {kind} notification; outbox has {kinds}")

@@ -176,8 +176,8 @@ async def test_active_compromise_is_escalated_for_incident_response(time_skippin
         await report(handle, monitoring_finding("ioc-1", Severity.CRITICAL, active_compromise=True))
         current = await eventually(handle, lambda s: s.findings.escalations == 1)
         assert current.findings.total == 1
-        kinds = await outbox_kinds(session_factory, policy_id_of(handle))
-        assert kinds.count("active_compromise") == 2  # insurer and vendor
+        kinds = await until_notified(session_factory, policy_id_of(handle), "active_compromise", times=2)
+        assert kinds.count("active_compromise") == 2  # insurer and vendor, once each
         assert await scalar(
             session_factory, "SELECT count(*) FROM incident_escalations WHERE policy_id = :p", p=policy_id_of(handle)
         ) == 1

@@ -9,7 +9,7 @@ from domain.findings import Severity
 from workflows.messages import AssessmentSubmission, MonitoringBatch, QuoteAcceptance
 from workflows.policy import PolicyWorkflow
 from tests.builders import assessment, monitoring_finding
-from tests.workflows.support import bind, eventually, outbox_kinds, running_worker, scalar, start_policy, status
+from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy, status, until_notified
 
 DAY = timedelta(days=1)
 
@@ -54,7 +54,7 @@ async def test_full_life_from_application_to_the_second_term(time_skipping_env, 
             session_factory, "SELECT count(DISTINCT term_number) FROM policies WHERE policy_id = :p", p=policy_id
         )
         assert terms == 2
-        kinds = await outbox_kinds(session_factory, policy_id)
+        kinds = await until_notified(session_factory, policy_id, "policy_bound", times=2)
         assert kinds.count("policy_bound") == 2
         assert "assessment_requested" in kinds and "quote_issued" in kinds
 

@@ -16,7 +16,7 @@ from workflows.messages import (
 )
 from workflows.policy import PolicyWorkflow
 from tests.builders import application, assessment, risky_assessment, scan_finding
-from tests.workflows.support import eventually, outbox_kinds, running_worker, scalar, start_policy, status
+from tests.workflows.support import eventually, outbox_kinds, running_worker, scalar, start_policy, status, until_notified
 
 
 def policy_id_of(handle) -> str:
@@ -86,8 +86,8 @@ async def test_assessment_sla_reminds_then_reassigns_to_the_next_vendor(time_ski
         handle = await start_policy(client, task_queue)
         await time_skipping_env.sleep(timedelta(days=10, hours=1))
         assert (await status(handle)).vendor_id == "vendor-a"
-        kinds = await outbox_kinds(session_factory, policy_id_of(handle))
-        assert "assessment_overdue" in kinds
+        kinds = await until_notified(session_factory, policy_id_of(handle), "assessment_overdue", times=2)
+        assert kinds.count("assessment_overdue") == 2  # the vendor and the insurer
 
         await time_skipping_env.sleep(timedelta(days=10))
         reassigned = await eventually(handle, lambda s: s.vendor_id == "vendor-b")

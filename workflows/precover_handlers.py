@@ -1,0 +1,98 @@
+"""The policy workflow's pre-cover messages: assessment, referral decision, acceptance, conditions.
+
+A base class of `PolicyWorkflow`, so the workflow module keeps to the phases themselves.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.messages import (
+        AssessmentReceipt,
+        AssessmentSubmission,
+        PolicyState,
+        PrebindRemediationReceipt,
+        PrebindRemediationVerified,
+        QuoteAcceptance,
+        QuoteAcceptanceReceipt,
+        UnderwriterDecision,
+        UnderwriterDecisionReceipt,
+        UnderwritingCase,
+    )
+    from workflows.underwriting import (
+        check_acceptance,
+        check_assessment,
+        check_prebind_verification,
+        check_referral_decision,
+    )
+
+
+class PreCoverHandlers:
+    state: PolicyState
+
+    @workflow.update
+    async def submit_assessment(self, submission: AssessmentSubmission) -> AssessmentReceipt:
+        case = self.state.case
+        assert case is not None
+        case.assessment_inbox = submission.report
+        await workflow.wait_condition(lambda: case.automatic is not None or case.outcome_reason is not None)
+        if case.automatic is None:
+            raise ApplicationError(f"assessment not used: {case.outcome_reason}", type="assessment_not_used")
+        return AssessmentReceipt(
+            term_number=case.term_number, risk_score=case.automatic.risk_score, decision=case.automatic.decision
+        )
+
+    @submit_assessment.validator
+    def _validate_assessment(self, submission: AssessmentSubmission) -> None:
+        check_assessment(self._open_case("an assessment"), submission)
+
+    @workflow.update
+    async def decide_referral(self, decision: UnderwriterDecision) -> UnderwriterDecisionReceipt:
+        case = self.state.case
+        assert case is not None
+        case.referral_inbox = decision
+        await workflow.wait_condition(lambda: case.final is not None)
+        assert case.final is not None
+        return UnderwriterDecisionReceipt(decision=case.final.decision, premium=case.final.premium)
+
+    @decide_referral.validator
+    def _validate_referral(self, decision: UnderwriterDecision) -> None:
+        check_referral_decision(self._open_case("an underwriting decision"), decision)
+
+    @workflow.update
+    async def accept_quote(self, acceptance: QuoteAcceptance) -> QuoteAcceptanceReceipt:
+        case = self.state.case
+        assert case is not None
+        case.accepted = True
+        if self.state.policy is None and case.ready_to_bind:
+            # Answer once bound, so the parties may act on the policy as soon as they hear back.
+            await workflow.wait_condition(lambda: self.state.policy is not None or self.state.phase.is_terminal)
+        policy = self.state.policy
+        return QuoteAcceptanceReceipt(
+            quote_id=acceptance.quote_id,
+            outstanding_remediations=case.outstanding_remediations(),
+            policy_number=policy.policy_number if policy and policy.term_number == case.term_number else None,
+        )
+
+    @accept_quote.validator
+    def _validate_acceptance(self, acceptance: QuoteAcceptance) -> None:
+        check_acceptance(self._open_case("a quote acceptance"), acceptance, workflow.now())
+
+    @workflow.update
+    def verify_prebind_remediation(self, verified: PrebindRemediationVerified) -> PrebindRemediationReceipt:
+        case = self.state.case
+        assert case is not None
+        case.verified_remediations.append(verified.code)
+        return PrebindRemediationReceipt(outstanding_remediations=case.outstanding_remediations())
+
+    @verify_prebind_remediation.validator
+    def _validate_prebind(self, verified: PrebindRemediationVerified) -> None:
+        check_prebind_verification(self._open_case("a remediation verification"), verified)
+
+    def _open_case(self, what: str) -> UnderwritingCase:
+        case = self.state.case
+        if self.state.phase.is_terminal or case is None or case.outcome_reason is not None:
+            raise ValueError(f"the policy is {self.state.phase.value}; {what} is not expected now")
+        return case
