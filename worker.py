@@ -10,15 +10,37 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.claim import ClaimActivities
+from activities.incident import IncidentActivities
+from activities.ledger import LedgerActivities
 from activities.policy import PolicyActivities
+from workflows.claim import ClaimWorkflow
+from workflows.incident import IncidentWorkflow
 from workflows.policy import PolicyWorkflow
 
-WORKFLOWS = [PolicyWorkflow]
+WORKFLOWS = [PolicyWorkflow, IncidentWorkflow, ClaimWorkflow]
 
 
-def activities_for(sessions: async_sessionmaker[AsyncSession]) -> list:
-    policy = PolicyActivities(sessions)
+def activities_for(client: Client, sessions: async_sessionmaker[AsyncSession]) -> list:
+    policy, incident, claim, ledger = (
+        PolicyActivities(sessions), IncidentActivities(sessions), ClaimActivities(sessions), LedgerActivities(client)
+    )
     return [
+        incident.load_incident_cover,
+        incident.record_incident,
+        incident.record_incident_event,
+        incident.register_evidence,
+        incident.record_custody,
+        incident.record_forensics,
+        claim.load_claim_basis,
+        claim.record_claim,
+        claim.record_claim_phase,
+        claim.record_loss_items,
+        claim.record_loss_statement,
+        claim.pay,
+        claim.record_subrogation,
+        ledger.reserve_limits,
+        ledger.settle_reservation,
         policy.record_application,
         policy.enqueue_notification,
         policy.record_assessment,
@@ -45,7 +67,7 @@ def build_worker(client: Client, sessions: async_sessionmaker[AsyncSession], tas
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=activities_for(sessions),
+        activities=activities_for(client, sessions),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 

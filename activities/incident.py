@@ -164,9 +164,7 @@ def _refuse_other_content(stored: Evidence, sent: Evidence) -> None:
     """Evidence is fixed by its hash: the same id with other content is a different item, refused."""
     if stored == sent:
         return
-    differing = sorted(
-        name for name in Evidence.model_fields if getattr(stored, name) != getattr(sent, name)
-    )
+    differing = sorted(name for name in Evidence.model_fields if getattr(stored, name) != getattr(sent, name))
     raise ApplicationError(
         f"evidence {sent.evidence_id} is already registered with another {', '.join(differing)}",
         type="evidence_conflict",

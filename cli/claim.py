@@ -57,7 +57,10 @@ def calculate(
     file: Annotated[
         Path,
         typer.Argument(
-            exists=True, dir_okay=False, readable=True, help="schedule, limits_used, conditions and items as JSON"
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="schedule, limits_used, conditions and items as JSON",
         ),
     ],
     pretty: Annotated[bool, typer.Option("--pretty", help="Indent the JSON")] = False,

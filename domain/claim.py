@@ -35,6 +35,9 @@ class ClaimRules(BaseModel):
     single_approver_limit: Money = Field(
         default_factory=lambda: Money.yuan(500_000), description="above this, a second approver is needed"
     )
+    deny_on_late_notice: bool = Field(
+        default=False, description="the notice condition's consequence; otherwise late notice is flagged to the insurer"
+    )
     interim_payment_heads: list[CoverageHead] = Field(
         default_factory=lambda: [CoverageHead.EMERGENCY_RESPONSE]
     )

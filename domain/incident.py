@@ -205,3 +205,31 @@ class ForensicsReport(BaseModel):
     personal_data_records_affected: int = Field(default=0, ge=0)
     exploited_assets: list[str] = Field(default_factory=list, max_length=200)
     evidence_ids: list[str] = Field(default_factory=list)
+
+
+class PanelVendor(BaseModel):
+    """A vendor on the insurer's emergency-response panel; empty lists mean it serves everyone."""
+
+    model_config = ConfigDict(frozen=True)
+
+    vendor_id: str
+    industries: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+
+
+def panel_candidates(
+    panel_vendor_ids: list[str], directory: list[PanelVendor], *, industry: str, region: str | None
+) -> list[str]:
+    """The schedule's panel in its order of preference, less vendors that do not serve this case."""
+    profiles = {vendor.vendor_id: vendor for vendor in directory}
+    chosen = []
+    for vendor_id in panel_vendor_ids:
+        profile = profiles.get(vendor_id)
+        if profile is None:
+            chosen.append(vendor_id)
+            continue
+        serves_industry = not profile.industries or industry in profile.industries
+        serves_region = not profile.regions or region is None or region in profile.regions
+        if serves_industry and serves_region:
+            chosen.append(vendor_id)
+    return chosen

@@ -55,7 +55,9 @@ def determine_loss(
     currency = schedule.aggregate_limit.currency
     claim_wide = _claim_wide_exclusions(schedule, conditions)
     item_lines = [
-        _item_line(item, schedule.business_interruption, claim_wide + _item_exclusions(item, schedule, conditions))
+        _item_line(
+            item, schedule.business_interruption, claim_wide + _item_exclusions(item, schedule, conditions)
+        )
         for item in items
     ]
     aggregate_left = max(schedule.aggregate_limit.fen - limits_used.aggregate.fen, 0)
@@ -90,7 +92,9 @@ def _check_claim(schedule: CoverageSchedule, items: list[LossItem], limits_used:
     seen: set[str] = set()
     for item in items:
         if item.item_id in seen:
-            raise DomainRuleError("duplicate_item_id", f"item id {item.item_id!r} is used by more than one item")
+            raise DomainRuleError(
+                "duplicate_item_id", f"item id {item.item_id!r} is used by more than one item"
+            )
         seen.add(item.item_id)
     for item in items:
         if schedule.terms_for(item.head) is None:
@@ -127,11 +131,14 @@ def _check_item_figures(item: LossItem) -> None:
         if item.amount is not None:
             raise DomainRuleError(
                 "amount_not_allowed",
-                f"item {item.item_id}: a business interruption loss is computed from its figures; leave amount out",
+                f"item {item.item_id}: a business interruption loss is computed from its figures; "
+                "leave amount out",
             )
         return
     if item.amount is None:
-        raise DomainRuleError("amount_missing", f"item {item.item_id}: a {item.head.value} item needs an amount")
+        raise DomainRuleError(
+            "amount_missing", f"item {item.item_id}: a {item.head.value} item needs an amount"
+        )
     if item.business_interruption is not None:
         raise DomainRuleError(
             "business_interruption_details_not_allowed",
@@ -172,7 +179,9 @@ def _claim_wide_exclusions(schedule: CoverageSchedule, conditions: LossCondition
     return found
 
 
-def _item_exclusions(item: LossItem, schedule: CoverageSchedule, conditions: LossConditions) -> list[Exclusion]:
+def _item_exclusions(
+    item: LossItem, schedule: CoverageSchedule, conditions: LossConditions
+) -> list[Exclusion]:
     found = []
     approved = set(schedule.panel_vendor_ids) | set(conditions.consented_non_panel_vendor_ids)
     if item.vendor_id is not None and item.vendor_id not in approved:
@@ -185,10 +194,14 @@ def _item_exclusions(item: LossItem, schedule: CoverageSchedule, conditions: Los
     return found
 
 
-def _item_line(item: LossItem, bi_terms: BusinessInterruptionTerms | None, excluded_by: list[Exclusion]) -> ItemLine:
+def _item_line(
+    item: LossItem, bi_terms: BusinessInterruptionTerms | None, excluded_by: list[Exclusion]
+) -> ItemLine:
     if item.head is BI:
         loss = item.business_interruption
-        claimed = Money(fen=_bi_figures(loss, bi_terms).covered_loss, currency=loss.net_profit_per_hour.currency)
+        claimed = Money(
+            fen=_bi_figures(loss, bi_terms).covered_loss, currency=loss.net_profit_per_hour.currency
+        )
     else:
         claimed = item.amount
     return ItemLine(item_id=item.item_id, head=item.head, claimed=claimed, excluded_by=excluded_by)
@@ -204,7 +217,9 @@ class _BusinessInterruptionFigures(NamedTuple):
     waiting_loss: int  # fen: floor(rate × min(waiting, covered) / 60)
 
 
-def _bi_figures(loss: BusinessInterruptionLoss, terms: BusinessInterruptionTerms) -> _BusinessInterruptionFigures:
+def _bi_figures(
+    loss: BusinessInterruptionLoss, terms: BusinessInterruptionTerms
+) -> _BusinessInterruptionFigures:
     rate, outage = loss.rate_fen_per_hour, loss.outage_minutes
     covered, waiting = min(outage, terms.restoration_cap_minutes), terms.waiting_minutes
     return _BusinessInterruptionFigures(
@@ -253,7 +268,11 @@ def _head_line(
         gross = 0 if item_line.is_excluded else figures.covered_loss
         net = 0 if item_line.is_excluded else _bi_net(figures, bi_terms.rule, retention.fen)
         notes.extend(_bi_notes(figures, bi_terms, retention, currency))
-        bi_fields = dict(bi_covered_minutes=figures.covered, bi_waiting_minutes=figures.waiting, bi_rule=bi_terms.rule)
+        bi_fields = {
+            "bi_covered_minutes": figures.covered,
+            "bi_waiting_minutes": figures.waiting,
+            "bi_rule": bi_terms.rule,
+        }
     else:
         gross = sum(line.claimed.fen for _, line in on_head if not line.is_excluded)
         net = max(gross - retention.fen, 0)
@@ -294,7 +313,10 @@ def _bi_net(figures: _BusinessInterruptionFigures, rule: BusinessInterruptionRul
 
 
 def _bi_notes(
-    figures: _BusinessInterruptionFigures, terms: BusinessInterruptionTerms, retention: Money, currency: Currency
+    figures: _BusinessInterruptionFigures,
+    terms: BusinessInterruptionTerms,
+    retention: Money,
+    currency: Currency,
 ) -> Iterator[str]:
     def money(fen: int) -> Money:
         return Money(fen=fen, currency=currency)
@@ -306,8 +328,8 @@ def _bi_notes(
     )
     if terms.rule is BusinessInterruptionRule.WAITING_PERIOD:
         yield (
-            f"waiting period {figures.waiting} min not paid: loss after it {money(figures.after_waiting_loss)}, "
-            f"less retention {retention}"
+            f"waiting period {figures.waiting} min not paid: loss after it "
+            f"{money(figures.after_waiting_loss)}, less retention {retention}"
         )
     else:
         deductible = max(retention.fen, figures.waiting_loss)
@@ -315,4 +337,3 @@ def _bi_notes(
             f"deductible = higher of retention {retention} and the loss in the {figures.waiting} min waiting "
             f"period {money(figures.waiting_loss)} = {money(deductible)}"
         )
-

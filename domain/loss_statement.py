@@ -108,7 +108,9 @@ class ItemLine(BaseModel):
 
     item_id: str
     head: CoverageHead
-    claimed: Money = Field(description="the amount; for BI the loss over the covered minutes, floor(rate × covered / 60)")
+    claimed: Money = Field(
+        description="the amount; for BI the loss over the covered minutes, floor(rate × covered / 60)"
+    )
     excluded_by: list[Exclusion] = Field(default_factory=list)
 
     @property

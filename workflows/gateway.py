@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Callable, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import Notification, Party
@@ -39,6 +40,17 @@ class ActivityGateway:
             )
         finally:
             self.in_flight -= 1
+
+    async def call_refusable(
+        self, method: Callable[[Any, Any], Awaitable[ResultT]], arg: Any, *, summary: str
+    ) -> ResultT:
+        """For update handlers: a rule the activity refused fails the update (saying why), not the workflow."""
+        try:
+            return await self.call(method, arg, summary=summary)
+        except ActivityError as err:
+            if isinstance(err.cause, ApplicationError):
+                raise ApplicationError(err.cause.message, type=err.cause.type, non_retryable=True) from None
+            raise
 
     async def notify(
         self,

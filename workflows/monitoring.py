@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Awaitable, Callable
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import (
@@ -98,7 +97,7 @@ class TermMonitoring:
 
     async def resolve(self, request: FindingResolutionRequest) -> FindingResolutionReceipt:
         async with self.lock:
-            changed = await self._checked_in_database(
+            changed = await self.gateway.call_refusable(
                 PolicyActivities.resolve_finding,
                 ResolveFinding(
                     policy_id=self.gateway.policy_id,
@@ -115,7 +114,7 @@ class TermMonitoring:
 
     async def verify(self, verification: FixVerification) -> FindingResolutionReceipt:
         async with self.lock:
-            changed = await self._checked_in_database(
+            changed = await self.gateway.call_refusable(
                 PolicyActivities.verify_fix,
                 VerifyFix(
                     policy_id=self.gateway.policy_id,
@@ -129,15 +128,6 @@ class TermMonitoring:
             )
             self._apply(changed.summary, changed.next_due_at)
         return _receipt(changed)
-
-    async def _checked_in_database(self, method, command, *, summary: str) -> FindingChanged:
-        """The finding's rules are checked where its state is; a refusal fails the update, not the workflow."""
-        try:
-            return await self.gateway.call(method, command, summary=summary)
-        except ActivityError as err:
-            if isinstance(err.cause, ApplicationError):
-                raise ApplicationError(err.cause.message, type=err.cause.type, non_retryable=True) from None
-            raise
 
     def _apply(self, summary: FindingSummary, next_due_at: datetime | None, *, swept: bool = False) -> None:
         state = self.state

@@ -80,7 +80,9 @@ class EvidenceCustodyRow(Base):
     __tablename__ = "evidence_custody"
     __table_args__ = (
         UniqueConstraint("incident_id", "evidence_id", "sequence"),
-        ForeignKeyConstraint(["incident_id", "evidence_id"], ["evidence.incident_id", "evidence.evidence_id"]),
+        ForeignKeyConstraint(
+            ["incident_id", "evidence_id"], ["evidence.incident_id", "evidence.evidence_id"]
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

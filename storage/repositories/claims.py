@@ -206,7 +206,9 @@ class PayoutRepository:
         return (await self._session.scalars(statement)).first()
 
     async def get(self, idempotency_key: str) -> PayoutRow | None:
-        return await self._session.scalar(select(PayoutRow).where(PayoutRow.idempotency_key == idempotency_key))
+        return await self._session.scalar(
+            select(PayoutRow).where(PayoutRow.idempotency_key == idempotency_key)
+        )
 
 
 def _currency(item: LossItem) -> str:

@@ -12,7 +12,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.coverage import CoverageHead, Industry
-from domain.incident import CoverageCheck, CustodyAction, Evidence, ForensicsReport, OperatorType, operator_type
+from domain.incident import (
+    CoverageCheck,
+    CustodyAction,
+    Evidence,
+    ForensicsReport,
+    OperatorType,
+    operator_type,
+)
 from domain.money import Money
 from domain.policy import BoundPolicy
 from storage.models import (
@@ -66,7 +73,9 @@ class CoverQuery:
         """The bound term whose [term_start, term_end) holds `moment`, with its current limits."""
         row = await self._session.scalar(
             select(PolicyRow)
-            .where(PolicyRow.policy_id == policy_id, PolicyRow.term_start <= moment, PolicyRow.term_end > moment)
+            .where(
+                PolicyRow.policy_id == policy_id, PolicyRow.term_start <= moment, PolicyRow.term_end > moment
+            )
             .order_by(PolicyRow.term_number.desc())
             .limit(1)
         )
@@ -92,7 +101,8 @@ class CoverQuery:
         schedule = policy.schedule
         for head in heads:
             schedule = schedule.with_head_limit(
-                CoverageHead(head.head), Money.model_validate({"fen": head.sublimit_fen, "currency": head.currency})
+                CoverageHead(head.head),
+                Money.model_validate({"fen": head.sublimit_fen, "currency": head.currency}),
             )
         return policy.model_copy(update={"schedule": schedule})
 
@@ -174,7 +184,9 @@ class IncidentRepository:
         return await self._session.get(IncidentRow, incident_id)
 
     async def exists(self, incident_id: str) -> bool:
-        return bool(await self._session.scalar(select(exists().where(IncidentRow.incident_id == incident_id))))
+        return bool(
+            await self._session.scalar(select(exists().where(IncidentRow.incident_id == incident_id)))
+        )
 
     async def add_event(
         self,
@@ -231,8 +243,15 @@ class IncidentRepository:
     async def custody(self, incident_id: str, evidence_id: str) -> list[CustodyEntry]:
         """The chain of custody in sequence."""
         rows = await self._session.execute(
-            select(EvidenceCustodyRow.action, EvidenceCustodyRow.by, EvidenceCustodyRow.at, EvidenceCustodyRow.note)
-            .where(EvidenceCustodyRow.incident_id == incident_id, EvidenceCustodyRow.evidence_id == evidence_id)
+            select(
+                EvidenceCustodyRow.action,
+                EvidenceCustodyRow.by,
+                EvidenceCustodyRow.at,
+                EvidenceCustodyRow.note,
+            )
+            .where(
+                EvidenceCustodyRow.incident_id == incident_id, EvidenceCustodyRow.evidence_id == evidence_id
+            )
             .order_by(EvidenceCustodyRow.sequence)
         )
         return [CustodyEntry(*row) for row in rows]
@@ -262,7 +281,9 @@ class IncidentRepository:
         await self._session.flush()
         return sequence
 
-    async def save_forensics(self, *, incident_id: str, report: ForensicsReport, received_at: datetime) -> None:
+    async def save_forensics(
+        self, *, incident_id: str, report: ForensicsReport, received_at: datetime
+    ) -> None:
         """Store the report, replacing an earlier one; a report received earlier never replaces a later one."""
         values = {
             "incident_id": incident_id,

@@ -128,7 +128,9 @@ def record_application(policy: str, **organisation: object) -> RecordApplication
     )
 
 
-def incident_report(policy: str, *, reference: str = "INC-1", discovered_at: datetime = T0 + 10 * DAY) -> IncidentReport:
+def incident_report(
+    policy: str, *, reference: str = "INC-1", discovered_at: datetime = T0 + 10 * DAY
+) -> IncidentReport:
     return IncidentReport(
         policy_id=policy,
         reported_by=Party.INSURED,
@@ -165,27 +167,27 @@ def record_incident(
 
 
 def evidence(evidence_id: str = "ev-1", **overrides: object) -> Evidence:
-    values: dict[str, object] = dict(
-        evidence_id=evidence_id,
-        name="memory image of mes-fs-01",
-        sha256=SHA256,
-        size_bytes=8_589_934_592,
-        collected_by="panel-ir-01:analyst-7",
-        collected_at=T0 + 10 * DAY + timedelta(hours=3),
-    )
+    values: dict[str, object] = {
+        "evidence_id": evidence_id,
+        "name": "memory image of mes-fs-01",
+        "sha256": SHA256,
+        "size_bytes": 8_589_934_592,
+        "collected_by": "panel-ir-01:analyst-7",
+        "collected_at": T0 + 10 * DAY + timedelta(hours=3),
+    }
     values.update(overrides)
     return Evidence(**values)
 
 
 def forensics(*exploited_assets: str, **overrides: object) -> ForensicsReport:
-    values: dict[str, object] = dict(
-        vendor_id="panel-ir-01",
-        root_cause="unpatched VPN appliance",
-        attack_vector="CVE-2024-0001 on the VPN",
-        first_intrusion_at=T0 + 8 * DAY,
-        exploited_assets=list(exploited_assets),
-        personal_data_records_affected=1_200,
-    )
+    values: dict[str, object] = {
+        "vendor_id": "panel-ir-01",
+        "root_cause": "unpatched VPN appliance",
+        "attack_vector": "CVE-2024-0001 on the VPN",
+        "first_intrusion_at": T0 + 8 * DAY,
+        "exploited_assets": list(exploited_assets),
+        "personal_data_records_affected": 1_200,
+    }
     values.update(overrides)
     return ForensicsReport(**values)
 

@@ -103,7 +103,11 @@ async def count(sessions: Sessions, model: type) -> int:
 
 
 async def overdue_critical(
-    activities: PolicyActivities, incident: Incident, *, severity: Severity = Severity.CRITICAL, swept_on_day: int = 8
+    activities: PolicyActivities,
+    incident: Incident,
+    *,
+    severity: Severity = Severity.CRITICAL,
+    swept_on_day: int = 8,
 ) -> None:
     """A finding on the VPN received at T0; a critical is due on day 7 and marked overdue by the sweep."""
     finding = builders.finding("vpn-cve", severity, asset=VPN)
@@ -242,7 +246,10 @@ async def test_loss_items_retried_land_once_and_a_corrected_item_replaces_the_ea
 ) -> None:
     first = RecordLossItems(
         claim_id=claim.claim_id,
-        items=[builders.loss_item("ransom", 300_000), builders.loss_item("ir", 80_000, CoverageHead.EMERGENCY_RESPONSE)],
+        items=[
+            builders.loss_item("ransom", 300_000),
+            builders.loss_item("ir", 80_000, CoverageHead.EMERGENCY_RESPONSE),
+        ],
         at=DISCOVERED + 10 * DAY,
     )
     corrected = RecordLossItems(
@@ -273,7 +280,9 @@ async def test_a_loss_statement_retried_is_stored_once_per_determination(
 ) -> None:
     items = [builders.loss_item("fraud", 300_000, CoverageHead.FRAUD_SOCIAL_ENGINEERING)]
     statement = determine_loss(claim.policy.schedule, items, LossConditions(), LimitsUsed())
-    command = RecordLossStatement(claim_id=claim.claim_id, determination=1, statement=statement, at=DISCOVERED + 20 * DAY)
+    command = RecordLossStatement(
+        claim_id=claim.claim_id, determination=1, statement=statement, at=DISCOVERED + 20 * DAY
+    )
 
     await claims.record_loss_statement(command)
     await claims.record_loss_statement(command)
@@ -324,7 +333,9 @@ async def test_a_payout_retried_after_a_crash_pays_once_with_the_original_refere
     assert retried.idempotency_key == paid.idempotency_key == "clm-1:payout:1"
 
 
-async def test_a_payout_ordered_twice_at_once_pays_once(claims: ClaimActivities, session_factory: Sessions) -> None:
+async def test_a_payout_ordered_twice_at_once_pays_once(
+    claims: ClaimActivities, session_factory: Sessions
+) -> None:
     instruction = builders.payout("clm-1")
 
     one, other = await asyncio.gather(claims.pay(instruction), claims.pay(instruction))
@@ -347,7 +358,9 @@ async def test_another_amount_under_the_same_key_is_refused_and_nothing_is_paid(
     assert (paid.amount_fen, paid.payment_reference) == (Money.yuan(120_000).fen, first.payment_reference)
 
 
-async def test_each_payment_of_a_claim_is_its_own_payout(claims: ClaimActivities, session_factory: Sessions) -> None:
+async def test_each_payment_of_a_claim_is_its_own_payout(
+    claims: ClaimActivities, session_factory: Sessions
+) -> None:
     one = await claims.pay(builders.payout("clm-1", sequence=1))
     two = await claims.pay(builders.payout("clm-1", sequence=2))
 

@@ -59,7 +59,9 @@ async def bound_policy(activities: PolicyActivities, **organisation: object) -> 
 async def incident(activities: PolicyActivities, incidents: IncidentActivities) -> str:
     """An incident reported under a bound term."""
     policy, bound = await bound_policy(activities)
-    await incidents.record_incident(builders.record_incident("inc-1", builders.incident_report(policy), bound))
+    await incidents.record_incident(
+        builders.record_incident("inc-1", builders.incident_report(policy), bound)
+    )
     return "inc-1"
 
 
@@ -72,11 +74,15 @@ async def test_the_cover_is_the_term_in_force_at_discovery_with_the_operator_fro
     )
     second = await activities.bind_policy(renewal)
 
-    in_first = await incidents.load_incident_cover(LoadIncidentCover(policy_id=policy, discovered_at=T0 + 10 * DAY))
+    in_first = await incidents.load_incident_cover(
+        LoadIncidentCover(policy_id=policy, discovered_at=T0 + 10 * DAY)
+    )
     in_second = await incidents.load_incident_cover(
         LoadIncidentCover(policy_id=policy, discovered_at=T0 + YEAR + 10 * DAY)
     )
-    at_the_boundary = await incidents.load_incident_cover(LoadIncidentCover(policy_id=policy, discovered_at=T0 + YEAR))
+    at_the_boundary = await incidents.load_incident_cover(
+        LoadIncidentCover(policy_id=policy, discovered_at=T0 + YEAR)
+    )
 
     assert in_first.policy == first and in_second.policy == second
     assert at_the_boundary.policy is not None and at_the_boundary.policy.term_number == 2
@@ -113,7 +119,9 @@ async def test_the_cover_carries_the_cancellation_of_its_term(
         )
     )
 
-    cover = await incidents.load_incident_cover(LoadIncidentCover(policy_id=policy, discovered_at=T0 + 10 * DAY))
+    cover = await incidents.load_incident_cover(
+        LoadIncidentCover(policy_id=policy, discovered_at=T0 + 10 * DAY)
+    )
 
     assert cover.cancelled_at == T0 + 100 * DAY
     assert cover.operator_type is OperatorType.OTHER
@@ -139,7 +147,9 @@ async def test_an_incident_reported_twice_is_stored_once_even_under_another_id(
 
     async with session_factory() as session:
         stored = (await session.scalars(select(IncidentRow))).all()
-    assert [(i.incident_id, i.term_number, i.in_force, i.late_notice) for i in stored] == [("inc-1", 1, True, False)]
+    assert [(i.incident_id, i.term_number, i.in_force, i.late_notice) for i in stored] == [
+        ("inc-1", 1, True, False)
+    ]
     assert stored[0].coverage["notice_minutes"] == 120
     assert stored[0].affected_systems == ["MES"]
 
@@ -225,7 +235,9 @@ async def test_the_same_evidence_id_with_other_content_is_refused_and_nothing_ch
 
 async def test_evidence_of_an_unknown_incident_is_refused(incidents: IncidentActivities) -> None:
     with pytest.raises(ApplicationError) as raised:
-        await incidents.register_evidence(RegisterEvidence(incident_id="inc-none", evidence=builders.evidence()))
+        await incidents.register_evidence(
+            RegisterEvidence(incident_id="inc-none", evidence=builders.evidence())
+        )
     assert raised.value.type == "unknown_incident" and raised.value.non_retryable
 
 
@@ -241,14 +253,18 @@ async def test_custody_appends_in_sequence_and_a_retried_entry_lands_once(
         at=T0 + 11 * DAY,
         note="sealed bag 0042",
     )
-    analysed = handed_over.model_copy(update={"action": CustodyAction.ANALYSED, "by": "lab-3", "at": T0 + 12 * DAY})
+    analysed = handed_over.model_copy(
+        update={"action": CustodyAction.ANALYSED, "by": "lab-3", "at": T0 + 12 * DAY}
+    )
 
     assert (await incidents.record_custody(handed_over)).custody_entries == 2
     assert (await incidents.record_custody(handed_over)).custody_entries == 2
     assert (await incidents.record_custody(analysed)).custody_entries == 3
 
     async with session_factory() as session:
-        chain = (await session.scalars(select(EvidenceCustodyRow).order_by(EvidenceCustodyRow.sequence))).all()
+        chain = (
+            await session.scalars(select(EvidenceCustodyRow).order_by(EvidenceCustodyRow.sequence))
+        ).all()
     assert [(c.sequence, c.action, c.by) for c in chain] == [
         (1, "collected", "panel-ir-01:analyst-7"),
         (2, "transferred", "panel-ir-01:courier-2"),

@@ -35,30 +35,35 @@ def yuan(amount: int) -> Money:
     return Money.yuan(amount)
 
 
+BI_RETENTION = yuan(50_000)
+NET_PROFIT_PER_HOUR = yuan(6_000)
+EXPENSES_PER_HOUR = yuan(4_000)
+
+
 def schedule(
     *,
     rule: BusinessInterruptionRule = BusinessInterruptionRule.WAITING_PERIOD,
     waiting_hours: int = 12,
     restoration_cap_minutes: int = 120 * 24 * 60,
-    bi_retention: Money = yuan(50_000),
+    bi_retention: Money = BI_RETENTION,
     **overrides,
 ) -> CoverageSchedule:
-    values = dict(
-        aggregate_limit=yuan(5_000_000),
-        heads=[
+    values = {
+        "aggregate_limit": yuan(5_000_000),
+        "heads": [
             HeadTerms(head=BI, sublimit=yuan(2_000_000), retention=bi_retention),
             HeadTerms(head=RESTORATION, sublimit=yuan(1_000_000), retention=yuan(20_000)),
             HeadTerms(head=RESPONSE, sublimit=yuan(500_000), retention=yuan(10_000)),
             HeadTerms(head=RANSOM, sublimit=yuan(1_000_000), retention=yuan(50_000), coinsurance_bps=2_000),
             HeadTerms(head=BREACH, sublimit=yuan(3_000_000), retention=yuan(50_000)),
         ],
-        business_interruption=BusinessInterruptionTerms(
+        "business_interruption": BusinessInterruptionTerms(
             waiting_minutes=waiting_hours * 60, rule=rule, restoration_cap_minutes=restoration_cap_minutes
         ),
-        retroactive_date=date(2025, 1, 1),
-        notice_condition_minutes=24 * 60,
-        panel_vendor_ids=[PANEL_VENDOR],
-    )
+        "retroactive_date": date(2025, 1, 1),
+        "notice_condition_minutes": 24 * 60,
+        "panel_vendor_ids": [PANEL_VENDOR],
+    }
     values.update(overrides)
     return CoverageSchedule(**values)
 
@@ -68,7 +73,7 @@ def item(item_id: str, head: CoverageHead, amount: Money, **overrides) -> LossIt
 
 
 def outage(
-    hours: float = 30, net_profit: Money = yuan(6_000), expenses: Money = yuan(4_000)
+    hours: float = 30, net_profit: Money = NET_PROFIT_PER_HOUR, expenses: Money = EXPENSES_PER_HOUR
 ) -> BusinessInterruptionLoss:
     return BusinessInterruptionLoss(
         net_profit_per_hour=net_profit,
@@ -133,7 +138,9 @@ def test_the_same_bi_loss_under_higher_of():
     # covered loss floor(1,000,000 × 1,800 / 60) = 30,000,000; waiting-period loss
     # floor(1,000,000 × min(720, 1,800) / 60) = 12,000,000; deductible = max(5,000,000, 12,000,000)
     # = 12,000,000 -> 18,000,000 fen (180,000 yuan).
-    statement = determine_loss(schedule(rule=BusinessInterruptionRule.HIGHER_OF), [bi_item()], CLEAN, NOTHING_USED)
+    statement = determine_loss(
+        schedule(rule=BusinessInterruptionRule.HIGHER_OF), [bi_item()], CLEAN, NOTHING_USED
+    )
     (line,) = statement.lines
     assert line.bi_rule is BusinessInterruptionRule.HIGHER_OF
     assert line.gross.fen == 30_000_000
@@ -144,7 +151,10 @@ def test_the_same_bi_loss_under_higher_of():
 def test_higher_of_takes_the_retention_when_it_is_the_higher():
     # R 150,000 yuan = 15,000,000 fen > the 12,000,000 waiting-period loss: 30,000,000 - 15,000,000.
     statement = determine_loss(
-        schedule(rule=BusinessInterruptionRule.HIGHER_OF, bi_retention=yuan(150_000)), [bi_item()], CLEAN, NOTHING_USED
+        schedule(rule=BusinessInterruptionRule.HIGHER_OF, bi_retention=yuan(150_000)),
+        [bi_item()],
+        CLEAN,
+        NOTHING_USED,
     )
     assert statement.lines[0].net_of_retention.fen == 15_000_000
 
@@ -163,7 +173,9 @@ def test_the_restoration_cap_bounds_a_longer_outage():
 def test_a_cap_shorter_than_the_waiting_period_pays_nothing(rule):
     # covered = min(1,800, 600) = 600 < waiting 720. waiting_period: floor(rate × 0 / 60) - R -> 0.
     # higher_of: floor(rate × 600 / 60) - max(R, floor(rate × min(720, 600) / 60)) = 10,000,000 - 10,000,000.
-    statement = determine_loss(schedule(rule=rule, restoration_cap_minutes=600), [bi_item()], CLEAN, NOTHING_USED)
+    statement = determine_loss(
+        schedule(rule=rule, restoration_cap_minutes=600), [bi_item()], CLEAN, NOTHING_USED
+    )
     assert statement.lines[0].net_of_retention.fen == 0 and statement.total_payable.fen == 0
 
 
@@ -192,7 +204,9 @@ def test_bi_rounds_down_to_the_fen_and_counts_whole_minutes():
 def test_coinsurance_on_ransomware():
     # 800,000 - R 50,000 = 750,000 yuan = 75,000,000 fen; the insured bears 2,000 bps:
     # floor(75,000,000 × 8,000 / 10,000) = 60,000,000 fen (600,000 yuan).
-    statement = determine_loss(schedule(), [item("ransom", RANSOM, yuan(800_000))], RANSOM_CONDITIONS_MET, NOTHING_USED)
+    statement = determine_loss(
+        schedule(), [item("ransom", RANSOM, yuan(800_000))], RANSOM_CONDITIONS_MET, NOTHING_USED
+    )
     (line,) = statement.lines
     assert line.coinsurance_bps == 2_000
     assert line.net_of_retention.fen == 75_000_000
@@ -211,7 +225,9 @@ def test_a_sublimit_partly_used_by_an_earlier_claim():
     # Emergency response sublimit 500,000; an earlier claim took 420,000 -> 80,000 remain.
     # 150,000 - R 10,000 = 140,000, capped at 80,000.
     used = LimitsUsed(aggregate=yuan(420_000), by_head={RESPONSE: yuan(420_000)})
-    statement = determine_loss(schedule(), [item("er", RESPONSE, yuan(150_000), vendor_id=PANEL_VENDOR)], CLEAN, used)
+    statement = determine_loss(
+        schedule(), [item("er", RESPONSE, yuan(150_000), vendor_id=PANEL_VENDOR)], CLEAN, used
+    )
     (line,) = statement.lines
     assert line.net_of_retention.fen == 14_000_000
     assert line.sublimit_remaining.fen == 8_000_000
@@ -242,7 +258,11 @@ def test_the_aggregate_runs_out_with_property_heads_paid_before_liability():
     ]
     statement = determine_loss(schedule(), items, CLEAN, used)
     assert [line.head for line in statement.lines] == [RESTORATION, RESPONSE, BREACH]
-    assert [line.aggregate_remaining_before.fen for line in statement.lines] == [30_000_000, 7_000_000, 2_000_000]
+    assert [line.aggregate_remaining_before.fen for line in statement.lines] == [
+        30_000_000,
+        7_000_000,
+        2_000_000,
+    ]
     assert [line.payable.fen for line in statement.lines] == [23_000_000, 5_000_000, 2_000_000]
     assert statement.lines[2].after_sublimit.fen == 95_000_000  # the sublimit (1,000,000 left) did not bind
     assert "capped by what remains of the aggregate limit" in statement.lines[2].notes
@@ -345,7 +365,10 @@ def test_an_intrusion_on_the_retroactive_date_in_beijing_is_covered():
 
 def test_a_non_panel_vendor_without_consent_excludes_its_item_only():
     # restore: 250,000 - 20,000 = 230,000 paid; the non-panel vendor's 60,000 pays nothing.
-    items = [item("restore", RESTORATION, yuan(250_000)), item("er", RESPONSE, yuan(60_000), vendor_id="vendor-x")]
+    items = [
+        item("restore", RESTORATION, yuan(250_000)),
+        item("er", RESPONSE, yuan(60_000), vendor_id="vendor-x"),
+    ]
     statement = determine_loss(schedule(), items, CLEAN, NOTHING_USED)
     assert statement.item("er").excluded_by == [Exclusion.NON_PANEL_VENDOR_WITHOUT_CONSENT]
     assert statement.item("restore").excluded_by == []
@@ -391,7 +414,9 @@ def test_a_ransom_without_consent_or_police_report_pays_nothing(consent, police,
 
 def test_exclusions_add_up_on_one_item():
     conditions = LossConditions(war_exclusion_applies=True, known_before_inception=True)
-    statement = determine_loss(schedule(), [item("er", RESPONSE, yuan(1), vendor_id="vendor-x")], conditions, NOTHING_USED)
+    statement = determine_loss(
+        schedule(), [item("er", RESPONSE, yuan(1), vendor_id="vendor-x")], conditions, NOTHING_USED
+    )
     assert statement.items[0].excluded_by == [
         Exclusion.WAR_OR_STATE_BACKED,
         Exclusion.KNOWN_BEFORE_INCEPTION,
@@ -421,13 +446,41 @@ def _usd(fen: int) -> Money:
             "duplicate_item_id",
             "'a'",
         ),
-        ([item("pr", CoverageHead.PUBLIC_RELATIONS, yuan(1))], schedule(), NOTHING_USED, "head_not_covered",
-         "public_relations"),
-        ([item("er", RESPONSE, _usd(100))], schedule(), NOTHING_USED, "currency_mismatch", "item er's amount is in USD"),
-        ([item("er", RESPONSE, yuan(1))], schedule(), LimitsUsed(aggregate=_usd(1)), "currency_mismatch",
-         "limits_used.aggregate"),
-        ([LossItem(item_id="bi", head=BI)], schedule(), NOTHING_USED, "business_interruption_details_missing", "bi"),
-        ([LossItem(item_id="er", head=RESPONSE)], schedule(), NOTHING_USED, "amount_missing", "emergency_response"),
+        (
+            [item("pr", CoverageHead.PUBLIC_RELATIONS, yuan(1))],
+            schedule(),
+            NOTHING_USED,
+            "head_not_covered",
+            "public_relations",
+        ),
+        (
+            [item("er", RESPONSE, _usd(100))],
+            schedule(),
+            NOTHING_USED,
+            "currency_mismatch",
+            "item er's amount is in USD",
+        ),
+        (
+            [item("er", RESPONSE, yuan(1))],
+            schedule(),
+            LimitsUsed(aggregate=_usd(1)),
+            "currency_mismatch",
+            "limits_used.aggregate",
+        ),
+        (
+            [LossItem(item_id="bi", head=BI)],
+            schedule(),
+            NOTHING_USED,
+            "business_interruption_details_missing",
+            "bi",
+        ),
+        (
+            [LossItem(item_id="er", head=RESPONSE)],
+            schedule(),
+            NOTHING_USED,
+            "amount_missing",
+            "emergency_response",
+        ),
         (
             [LossItem(item_id="bi", head=BI, amount=yuan(1), business_interruption=outage())],
             schedule(),
@@ -442,8 +495,13 @@ def _usd(fen: int) -> Money:
             "business_interruption_details_not_allowed",
             "er",
         ),
-        ([bi_item("bi-1"), bi_item("bi-2")], schedule(), NOTHING_USED, "one_business_interruption_item",
-         "one outage window"),
+        (
+            [bi_item("bi-1"), bi_item("bi-2")],
+            schedule(),
+            NOTHING_USED,
+            "one_business_interruption_item",
+            "one outage window",
+        ),
         (
             [bi_item()],
             schedule().model_copy(update={"business_interruption": None}),

@@ -71,7 +71,9 @@ def loss_items(draw, schedule: CoverageSchedule) -> list[LossItem]:
                 outage_start=START,
                 outage_end=START + timedelta(minutes=draw(st.integers(1, 400 * 24 * 60))),
             )
-            items.append(LossItem(item_id=f"item-{index}", head=head, business_interruption=loss, vendor_id=vendor))
+            items.append(
+                LossItem(item_id=f"item-{index}", head=head, business_interruption=loss, vendor_id=vendor)
+            )
         else:
             items.append(LossItem(item_id=f"item-{index}", head=head, amount=draw(amounts), vendor_id=vendor))
     return items
@@ -81,7 +83,8 @@ conditions = st.builds(
     LossConditions,
     state_backed_attack=st.booleans(),
     war_exclusion_applies=st.booleans(),
-    first_intrusion_at=st.none() | st.datetimes(
+    first_intrusion_at=st.none()
+    | st.datetimes(
         min_value=datetime(2024, 6, 1), max_value=datetime(2026, 6, 1), timezones=st.just(timezone.utc)
     ),
     known_before_inception=st.booleans(),
@@ -109,8 +112,13 @@ def _money_figures(statement: LossStatement) -> list[int]:
     figures = [statement.total_payable.fen, statement.aggregate_remaining_after.fen]
     for line in statement.lines:
         figures += [
-            line.gross.fen, line.retention.fen, line.net_of_retention.fen, line.after_coinsurance.fen,
-            line.sublimit_remaining.fen, line.after_sublimit.fen, line.aggregate_remaining_before.fen,
+            line.gross.fen,
+            line.retention.fen,
+            line.net_of_retention.fen,
+            line.after_coinsurance.fen,
+            line.sublimit_remaining.fen,
+            line.after_sublimit.fen,
+            line.aggregate_remaining_before.fen,
             line.payable.fen,
         ]
     return figures
@@ -138,7 +146,10 @@ def test_the_heads_add_up_to_the_total_within_the_remaining_aggregate(claim):
     assert statement.aggregate_remaining_after.fen == remaining - statement.total_payable.fen
     assert statement.limits_used_after.aggregate.fen == used.aggregate.fen + statement.total_payable.fen
     for line in statement.lines:
-        assert statement.limits_used_after.by_head[line.head].fen == used.for_head(line.head).fen + line.payable.fen
+        assert (
+            statement.limits_used_after.by_head[line.head].fen
+            == used.for_head(line.head).fen + line.payable.fen
+        )
     orders = [line.head.order for line in statement.lines]  # property heads first, each head once
     assert orders == sorted(orders) and len(orders) == len(set(orders))
 
@@ -149,7 +160,9 @@ def test_the_same_claim_gives_the_same_statement(claim):
 
 
 @given(claim=claims(), more_aggregate=amounts, more_by_head=amounts, head_index=st.integers(0, 5))
-def test_limits_used_by_earlier_claims_never_raise_what_this_one_pays(claim, more_aggregate, more_by_head, head_index):
+def test_limits_used_by_earlier_claims_never_raise_what_this_one_pays(
+    claim, more_aggregate, more_by_head, head_index
+):
     schedule, items, facts, used = claim
     head = schedule.heads[head_index % len(schedule.heads)].head
     more_used = LimitsUsed(

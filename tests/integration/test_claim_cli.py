@@ -61,7 +61,10 @@ def test_the_example_statement() -> None:
     statement = json.loads(result.stdout)
     lines = {line["head"]: line for line in statement["lines"]}
     assert list(lines) == [
-        "business_interruption", "data_asset_restoration", "emergency_response", "ransomware_extortion"
+        "business_interruption",
+        "data_asset_restoration",
+        "emergency_response",
+        "ransomware_extortion",
     ]
     # BI, higher_of: rate 18,000 + 12,000 = 30,000 yuan/h = 50,000 fen a minute; outage 20 Apr 22:40 to
     # 23 Apr 10:57 = 3,617 min (cap 120 days). Covered loss 3,617 × 50,000 = 180,850,000 fen;

@@ -46,11 +46,11 @@ async def status(handle: WorkflowHandle) -> PolicyStatus:
     return await handle.query(PolicyWorkflow.status)
 
 
-async def eventually(handle: WorkflowHandle, check: Callable[[PolicyStatus], bool], *, seconds: float = 30) -> PolicyStatus:
-    """Poll the status query until `check` holds; fail with the last status seen."""
+async def eventually(handle: WorkflowHandle, check: Callable, *, seconds: float = 30, query=None):
+    """Poll a status query (the policy's unless given) until `check` holds; fail with the last status seen."""
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
-        current = await status(handle)
+        current = await handle.query(query or PolicyWorkflow.status)
         if check(current):
             return current
         if asyncio.get_running_loop().time() > deadline:

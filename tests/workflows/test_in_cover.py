@@ -18,7 +18,7 @@ from workflows.messages import (
 )
 from workflows.policy import PolicyWorkflow
 from tests.builders import assessment, monitoring_finding
-from tests.workflows.support import bind, eventually, outbox_kinds, running_worker, scalar, start_policy, status, until_notified
+from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy, status, until_notified
 
 
 def policy_id_of(handle) -> str:

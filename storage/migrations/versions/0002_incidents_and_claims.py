@@ -51,7 +51,9 @@ def _json(name: str) -> sa.Column:
 
 
 def _references(table: str, column: str, parent: str, parent_column: str) -> sa.ForeignKeyConstraint:
-    return sa.ForeignKeyConstraint([column], [f"{parent}.{parent_column}"], name=f"fk_{table}_{column}_{parent}")
+    return sa.ForeignKeyConstraint(
+        [column], [f"{parent}.{parent_column}"], name=f"fk_{table}_{column}_{parent}"
+    )
 
 
 def upgrade() -> None:

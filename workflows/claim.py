@@ -1,0 +1,371 @@
+"""The claim workflow: started by the insurer for an incident (定责定损, 理赔).
+
+    basis (cover, forensics) → loss items → determination against the policy's limits
+    → adjuster review and approval (two above the authority limit) → the insured accepts or disputes
+    → payment → closed (reopenable). Interim payments and subrogation along the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.claim import ClaimActivities
+    from activities.claim_messages import (
+        ClaimBasis,
+        LoadClaimBasis,
+        PayoutInstruction,
+        RecordClaim,
+        RecordClaimPhase,
+        RecordLossItems,
+        RecordLossStatement,
+        RecordSubrogation,
+        ReserveLimits,
+        SettleReservation,
+    )
+    from activities.ledger import LedgerActivities
+    from activities.messages import Party
+    from domain.claim import ClaimPhase, approvals_required, check_approver, check_interim_payment
+    from domain.coverage import CoverageHead
+    from domain.errors import DomainRuleError
+    from domain.loss_statement import LossStatement
+    from domain.money import Money
+    from workflows.claim_messages import (
+        Approval,
+        ClaimClosure,
+        ClaimState,
+        ClaimStatus,
+        ClaimWorkflowInput,
+        ConditionsUpdate,
+        Denial,
+        InterimPaymentRequest,
+        LossItemsSubmission,
+        OfferAnswer,
+        SubrogationRequest,
+    )
+    from workflows.gateway import ActivityGateway
+
+REVIEWABLE = (ClaimPhase.GATHERING_LOSS, ClaimPhase.IN_REVIEW)
+
+
+@workflow.defn(name="ClaimWorkflow")
+class ClaimWorkflow:
+    @workflow.init
+    def __init__(self, input: ClaimWorkflowInput) -> None:
+        self.input = input
+        self.rules = input.rules
+        self.state = ClaimState()
+        self.gateway = ActivityGateway(policy_id="")
+        self.lock = asyncio.Lock()
+
+    @workflow.run
+    async def run(self, input: ClaimWorkflowInput) -> ClaimStatus:
+        await self._establish_basis()
+        await workflow.wait_condition(lambda: self.state.phase.is_terminal)
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.gateway.in_flight == 0)
+        return self.status()
+
+    async def _establish_basis(self) -> None:
+        """Is there cover for this incident, and what do forensics say? No cover: rejected, never reviewed."""
+        state = self.state
+        basis = await self.gateway.call(
+            ClaimActivities.load_claim_basis, LoadClaimBasis(incident_id=self.input.incident_id), summary="claim basis"
+        )
+        state.basis = basis
+        self.gateway.policy_id = basis.policy_id
+        await self.gateway.call(
+            ClaimActivities.record_claim,
+            RecordClaim(
+                claim_id=self.input.claim_id, incident_id=self.input.incident_id, policy_id=basis.policy_id,
+                claimant=self.input.claimant, third_party=self.input.third_party, opened_at=workflow.now(),
+            ),
+            summary="record claim",
+        )
+        forensics = basis.forensics
+        state.conditions = state.conditions.model_copy(
+            update={
+                "state_backed_attack": bool(forensics and forensics.state_backed),
+                "first_intrusion_at": forensics.first_intrusion_at if forensics else None,
+                "overdue_critical_on_exploited_asset": basis.overdue_critical_on_exploited_asset,
+            }
+        )
+        state.recorded = not (basis.coverage.covered and basis.schedule is not None and basis.term_number is not None)
+        if not basis.coverage.covered or basis.schedule is None or basis.term_number is None:
+            await self._enter(ClaimPhase.REJECTED, "; ".join(basis.coverage.notes) or "no cover for this incident")
+        elif basis.coverage.late_notice and self.rules.deny_on_late_notice:
+            await self._enter(ClaimPhase.REJECTED, "late notice: " + "; ".join(basis.coverage.notes))
+        elif basis.coverage.late_notice:
+            await self._notify("late_notice_on_claim", Party.INSURER)
+        state.recorded = True
+
+    # -- Loss items and determination (定损) -----------------------------------------------------------
+
+    @workflow.update
+    async def submit_loss_items(self, submission: LossItemsSubmission) -> ClaimStatus:
+        async with self.lock:
+            schedule = (await self._basis_for("loss items")).schedule
+            assert schedule is not None
+            uncovered = sorted({i.head.value for i in submission.items if schedule.terms_for(i.head) is None})
+            if uncovered:
+                raise ApplicationError(
+                    f"heads not on the policy's schedule: {', '.join(uncovered)}", type="head_not_covered"
+                )
+            await self.gateway.call(
+                ClaimActivities.record_loss_items,
+                RecordLossItems(claim_id=self.input.claim_id, items=submission.items, at=workflow.now()),
+                summary=f"record {len(submission.items)} loss items",
+            )
+            self.state.items.update({item.item_id: item for item in submission.items})
+            await self._back_to_review()
+        return self.status()
+
+    @submit_loss_items.validator
+    def _validate_items(self, submission: LossItemsSubmission) -> None:
+        self._reviewable("loss items")
+
+    @workflow.update
+    async def set_conditions(self, update: ConditionsUpdate) -> ClaimStatus:
+        async with self.lock:
+            await self._basis_for("conditions")
+            self.state.conditions = self.state.conditions.model_copy(update=update.model_dump())
+            await self._back_to_review()
+        return self.status()
+
+    @set_conditions.validator
+    def _validate_conditions(self, update: ConditionsUpdate) -> None:
+        self._reviewable("conditions")
+
+    @workflow.update
+    async def determine(self) -> LossStatement:
+        """定损 against the policy's remaining limits, which the policy workflow holds for this claim."""
+        async with self.lock:
+            state, basis = self.state, self.state.basis
+            assert basis is not None and basis.term_number is not None
+            determination = state.determination + 1
+            statement = await self.gateway.call_refusable(
+                LedgerActivities.reserve_limits,
+                ReserveLimits(
+                    policy_id=basis.policy_id, term_number=basis.term_number, claim_id=self.input.claim_id,
+                    determination=determination, items=list(state.items.values()), conditions=state.conditions,
+                ),
+                summary=f"determination {determination} against the limits",
+            )
+            await self.gateway.call(
+                ClaimActivities.record_loss_statement,
+                RecordLossStatement(
+                    claim_id=self.input.claim_id, determination=determination, statement=statement, at=workflow.now()
+                ),
+                summary="record loss statement",
+            )
+            state.determination, state.statement, state.approvals = determination, statement, []
+            await self._enter(ClaimPhase.IN_REVIEW)
+        return statement
+
+    @determine.validator
+    def _validate_determine(self) -> None:
+        if not self._reviewable("a determination").items:
+            raise ValueError("there are no loss items to determine")
+
+    # -- Review, offer, payment (理赔) ----------------------------------------------------------------
+
+    @workflow.update
+    async def approve(self, approval: Approval) -> ClaimStatus:
+        async with self.lock:
+            state = self.state
+            state.approvals = [*state.approvals, approval.approver_id]
+            assert state.statement is not None
+            if len(state.approvals) >= approvals_required(state.statement.total_payable, self.rules):
+                await self._enter(ClaimPhase.OFFERED)
+                await self._notify("claim_offer", Party.INSURED)
+        return self.status()
+
+    @approve.validator
+    def _validate_approval(self, approval: Approval) -> None:
+        state = self.state
+        if state.phase is not ClaimPhase.IN_REVIEW or state.statement is None:
+            raise ValueError(f"the claim is {state.phase.value}; only a determined claim in review can be approved")
+        _as_value_error(check_approver, state.approvals, approval.approver_id)
+
+    @workflow.update
+    async def deny(self, denial: Denial) -> ClaimStatus:
+        async with self.lock:
+            await self._settle(final=True)
+            await self._enter(ClaimPhase.CLOSED, f"denied by {denial.approver_id}: {'; '.join(denial.reasons)}")
+        return self.status()
+
+    @deny.validator
+    def _validate_denial(self, denial: Denial) -> None:
+        if self.state.phase.is_terminal or self.state.phase is ClaimPhase.PAYING:
+            raise ValueError(f"the claim is {self.state.phase.value}; it cannot be denied now")
+
+    @workflow.update
+    async def accept_offer(self, answer: OfferAnswer) -> ClaimStatus:
+        async with self.lock:
+            state = self.state
+            assert state.statement is not None
+            await self._enter(ClaimPhase.PAYING)
+            balance = state.statement.total_payable.fen - state.paid_fen
+            if balance > 0:
+                await self._pay(Money(fen=balance, currency=state.statement.currency))
+            await self._settle(final=True)
+            await self._enter(ClaimPhase.CLOSED, "settled: offer accepted and paid")
+        return self.status()
+
+    @accept_offer.validator
+    def _validate_acceptance(self, answer: OfferAnswer) -> None:
+        if self.state.phase is not ClaimPhase.OFFERED:
+            raise ValueError(f"the claim is {self.state.phase.value}; there is no approved offer to accept")
+
+    @workflow.update
+    async def dispute_offer(self, answer: OfferAnswer) -> ClaimStatus:
+        async with self.lock:
+            self.state.disputes = [*self.state.disputes, answer.reason or "disputed"]
+            self.state.approvals = []
+            await self._enter(ClaimPhase.IN_REVIEW, f"disputed: {answer.reason}")
+            await self._notify("claim_disputed", Party.INSURER, key=str(len(self.state.disputes)))
+        return self.status()
+
+    @dispute_offer.validator
+    def _validate_dispute(self, answer: OfferAnswer) -> None:
+        if self.state.phase is not ClaimPhase.OFFERED:
+            raise ValueError(f"the claim is {self.state.phase.value}; there is no offer to dispute")
+        if not answer.reason:
+            raise ValueError("a dispute needs a reason")
+
+    @workflow.update
+    async def interim_payment(self, request: InterimPaymentRequest) -> ClaimStatus:
+        async with self.lock:
+            await self._pay(request.amount, head=request.head)
+            self.state.interim_paid[request.head] = self.state.interim_paid.get(request.head, 0) + request.amount.fen
+            await self._settle(final=False)
+        return self.status()
+
+    @interim_payment.validator
+    def _validate_interim(self, request: InterimPaymentRequest) -> None:
+        state = self.state
+        if state.phase is not ClaimPhase.IN_REVIEW or state.statement is None:
+            raise ValueError("interim payments follow a determination, while the claim is in review")
+        line = state.statement.line_for(request.head)
+        payable = line.payable if line else Money(fen=0, currency=state.statement.currency)
+        paid = Money(fen=state.interim_paid.get(request.head, 0), currency=payable.currency)
+        _as_value_error(
+            check_interim_payment, request.head, request.amount, payable_on_head=payable, paid_on_head=paid,
+            rules=self.rules,
+        )
+
+    @workflow.update
+    async def record_subrogation(self, request: SubrogationRequest) -> ClaimStatus:
+        await self.gateway.call(
+            ClaimActivities.record_subrogation,
+            RecordSubrogation(
+                claim_id=self.input.claim_id, liable_party=request.liable_party, basis=request.basis,
+                amount_sought=request.amount_sought, at=workflow.now(),
+            ),
+            summary="record subrogation",
+        )
+        self.state.subrogations += 1
+        return self.status()
+
+    @record_subrogation.validator
+    def _validate_subrogation(self, request: SubrogationRequest) -> None:
+        if self.state.phase is ClaimPhase.REJECTED:
+            raise ValueError("a rejected claim paid nothing to recover")
+
+    @workflow.update
+    async def close(self, closure: ClaimClosure) -> ClaimStatus:
+        async with self.lock:
+            await self._settle(final=True)
+            await self._enter(ClaimPhase.CLOSED, closure.reason)
+        return self.status()
+
+    @close.validator
+    def _validate_close(self, closure: ClaimClosure) -> None:
+        if self.state.phase.is_terminal or self.state.phase is ClaimPhase.PAYING:
+            raise ValueError(f"the claim is {self.state.phase.value}; it cannot be closed now")
+
+    # -- Plumbing ----------------------------------------------------------------------------------
+
+    def _reviewable(self, what: str) -> ClaimState:
+        if self.state.phase not in REVIEWABLE:
+            raise ValueError(f"the claim is {self.state.phase.value}; {what} cannot be changed now")
+        return self.state
+
+    async def _basis_for(self, what: str) -> ClaimBasis:
+        """Messages may arrive before the claim's basis is loaded; they wait for it, then recheck."""
+        await workflow.wait_condition(lambda: self.state.basis is not None and self.state.recorded)
+        if self.state.phase not in REVIEWABLE:
+            raise ApplicationError(f"the claim is {self.state.phase.value}; {what} cannot be changed now",
+                                   type="claim_not_reviewable")
+        assert self.state.basis is not None
+        return self.state.basis
+
+    async def _back_to_review(self) -> None:
+        """Changed facts make the current statement and its approvals stale."""
+        self.state.approvals = []
+        if self.state.phase is ClaimPhase.IN_REVIEW:
+            await self._enter(ClaimPhase.GATHERING_LOSS, "facts changed; determine again")
+
+    async def _pay(self, amount: Money, *, head: CoverageHead | None = None) -> None:
+        state = self.state
+        state.payouts += 1
+        await self.gateway.call(
+            ClaimActivities.pay,
+            PayoutInstruction(
+                claim_id=self.input.claim_id, sequence=state.payouts, amount=amount, head=head,
+                interim=head is not None, requested_at=workflow.now(),
+            ),
+            summary=f"payout {state.payouts}",
+        )
+        state.paid_fen += amount.fen
+
+    async def _settle(self, *, final: bool) -> None:
+        basis = self.state.basis
+        if basis is None or basis.term_number is None or self.state.determination == 0:
+            return
+        currency = self.state.statement.currency if self.state.statement else "CNY"
+        await self.gateway.call_refusable(
+            LedgerActivities.settle_reservation,
+            SettleReservation(
+                policy_id=basis.policy_id, term_number=basis.term_number, claim_id=self.input.claim_id,
+                paid=Money(fen=self.state.paid_fen, currency=currency), final=final,
+            ),
+            summary="settle the hold on the limits",
+        )
+
+    async def _enter(self, phase: ClaimPhase, reason: str | None = None) -> None:
+        self.state.phase = phase
+        if phase.is_terminal:
+            self.state.closing_reason = reason
+        await self.gateway.call(
+            ClaimActivities.record_claim_phase,
+            RecordClaimPhase(claim_id=self.input.claim_id, phase=phase, at=workflow.now(), reason=reason),
+            summary=f"claim {phase.value}",
+        )
+
+    async def _notify(self, kind: str, party: Party, *, key: str = "") -> None:
+        await self.gateway.notify(kind, party, f"{self.input.claim_id}:{key}", claim_id=self.input.claim_id)
+
+    @workflow.query
+    def status(self) -> ClaimStatus:
+        state, basis = self.state, self.state.basis
+        statement = state.statement
+        return ClaimStatus(
+            claim_id=self.input.claim_id, incident_id=self.input.incident_id,
+            policy_id=basis.policy_id if basis else None, phase=state.phase, determination=state.determination,
+            statement=statement, approvals=state.approvals,
+            approvals_required=approvals_required(statement.total_payable, self.rules) if statement else None,
+            paid=Money(fen=state.paid_fen, currency=statement.currency) if statement else None,
+            payouts=state.payouts, disputes=len(state.disputes), closing_reason=state.closing_reason,
+            late_notice=basis.coverage.late_notice if basis else None,
+        )
+
+
+def _as_value_error(check, *args, **kwargs) -> None:
+    """Validators refuse with ValueError; the domain's checks raise DomainRuleError."""
+    try:
+        check(*args, **kwargs)
+    except DomainRuleError as err:
+        raise ValueError(str(err)) from None
