@@ -38,6 +38,9 @@ class ClaimRules(BaseModel):
     deny_on_late_notice: bool = Field(
         default=False, description="the notice condition's consequence; otherwise late notice is flagged to the insurer"
     )
+    reopen_window_minutes: int = Field(
+        default=90 * 24 * 60, ge=0, description="a closed claim can be reopened this long after closing"
+    )
     interim_payment_heads: list[CoverageHead] = Field(
         default_factory=lambda: [CoverageHead.EMERGENCY_RESPONSE]
     )

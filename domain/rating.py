@@ -199,7 +199,7 @@ def build_schedule(
     for request in application.coverages:
         if request.head not in heads:
             continue
-        coinsurance = 0
+        coinsurance = product.coinsurance_bps_by_head.get(request.head, 0)
         if request.head is CoverageHead.RANSOMWARE_EXTORTION:
             coinsurance = (
                 product.ransomware_coinsurance_bps

@@ -110,6 +110,10 @@ class ProductRules(BaseModel):
     social_engineering_required_controls: list[str] = Field(
         default_factory=lambda: ["mfa", "payment_dual_authorisation"]
     )
+    coinsurance_bps_by_head: dict[CoverageHead, int] = Field(
+        default_factory=lambda: {CoverageHead.FRAUD_SOCIAL_ENGINEERING: 1_000},
+        description="the insured's share by head; ransomware follows the backup rule below",
+    )
     ransomware_coinsurance_bps: int = 2_000
     ransomware_coinsurance_bps_without_offline_backups: int = 5_000
     notice_condition_minutes: int = 24 * 60

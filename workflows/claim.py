@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -46,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         OfferAnswer,
         SubrogationRequest,
     )
-    from workflows.gateway import ActivityGateway
+    from workflows.gateway import ActivityGateway, condition_or_deadline
 
 REVIEWABLE = (ClaimPhase.GATHERING_LOSS, ClaimPhase.IN_REVIEW)
 
@@ -64,7 +65,16 @@ class ClaimWorkflow:
     @workflow.run
     async def run(self, input: ClaimWorkflowInput) -> ClaimStatus:
         await self._establish_basis()
-        await workflow.wait_condition(lambda: self.state.phase.is_terminal)
+        window = timedelta(minutes=self.rules.reopen_window_minutes)
+        while True:
+            await workflow.wait_condition(lambda: self.state.phase.is_terminal)
+            if self.state.phase is ClaimPhase.REJECTED:
+                break
+            reopened = await condition_or_deadline(
+                lambda: not self.state.phase.is_terminal, workflow.now() + window, summary="reopening window"
+            )
+            if not reopened:
+                break
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.gateway.in_flight == 0)
         return self.status()
 
@@ -285,6 +295,23 @@ class ClaimWorkflow:
     def _validate_close(self, closure: ClaimClosure) -> None:
         if self.state.phase.is_terminal or self.state.phase is ClaimPhase.PAYING:
             raise ValueError(f"the claim is {self.state.phase.value}; it cannot be closed now")
+
+    @workflow.update
+    async def reopen(self, request: ClaimClosure) -> ClaimStatus:
+        """New facts after closing: the claim returns to review and holds its limits again."""
+        async with self.lock:
+            self.state.reopened += 1
+            await self._settle(final=False)
+            phase = ClaimPhase.IN_REVIEW if self.state.statement else ClaimPhase.GATHERING_LOSS
+            await self._back_to_review()
+            await self._enter(phase, f"reopened: {request.reason}")
+            self.state.closing_reason = None
+        return self.status()
+
+    @reopen.validator
+    def _validate_reopen(self, request: ClaimClosure) -> None:
+        if self.state.phase is not ClaimPhase.CLOSED:
+            raise ValueError(f"the claim is {self.state.phase.value}; only a closed claim can be reopened")
 
     # -- Plumbing ----------------------------------------------------------------------------------
 

@@ -170,6 +170,7 @@ class IncidentWorkflow:
     @workflow.update
     async def acknowledge_dispatch(self, ack: DispatchAcknowledgement) -> IncidentStatus:
         self.state.acknowledged_by = ack.vendor_id
+        await workflow.wait_condition(lambda: self.state.phase is not IncidentPhase.REPORTED)
         return self.status()
 
     @acknowledge_dispatch.validator

@@ -3,10 +3,9 @@
 import hashlib
 from datetime import timedelta
 
-from activities.messages import Party
 from domain.coverage import CoverageHead
 from domain.incident import Evidence, ForensicsReport, OutageWindow
-from domain.loss import BusinessInterruptionLoss, LossItem, determine_loss, LossConditions
+from domain.loss import BusinessInterruptionLoss, LossItem
 from domain.money import Money
 from domain.rules import PolicyRules, ProductRules
 from domain.schedule import BusinessInterruptionRule
@@ -88,7 +87,6 @@ async def test_ransomware_with_business_interruption_under_higher_of(time_skippi
         )
         statement = await claim.execute_update(ClaimWorkflow.determine)
 
-        schedule = bound.quote.schedule if bound.quote else None
         limits = await policy.query(PolicyWorkflow.limits)
         assert limits[0].reserved == statement.total_payable
         bi = statement.line_for(CoverageHead.BUSINESS_INTERRUPTION)
