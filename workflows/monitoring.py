@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
-from typing import Awaitable, Callable
 
 from temporalio import workflow
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import (
@@ -22,7 +23,12 @@ with workflow.unsafe.imports_passed_through():
         SweepRemediation,
         VerifyFix,
     )
+    from activities.incident_messages import IncidentReport
+    from activities.messages import Party
     from activities.policy import PolicyActivities
+    from domain.incident import IncidentCategory, IncidentGrade
+    from workflows.incident import IncidentWorkflow
+    from workflows.incident_messages import IncidentWorkflowInput, incident_id_for, incident_workflow_id
     from domain.findings import FindingSummary
     from domain.rating import in_cover_score
     from domain.rules import PolicyRules
@@ -47,12 +53,12 @@ class TermMonitoring:
         state: PolicyState,
         rules: PolicyRules,
         gateway: ActivityGateway,
-        escalate: Callable[[Escalation], Awaitable[None]],
+        policy_id: str,
     ) -> None:
         self.state = state
         self.rules = rules
         self.gateway = gateway
-        self.escalate = escalate
+        self.policy_id = policy_id
         self.lock = asyncio.Lock()
 
     def accept(self, batch: MonitoringBatch) -> None:
@@ -128,6 +134,39 @@ class TermMonitoring:
             )
             self._apply(changed.summary, changed.next_due_at)
         return _receipt(changed)
+
+    async def escalate(self, escalation: Escalation) -> None:
+        """An actively compromised asset is handed to incident response: the insurer and the vendor are
+        told, and an incident is opened, graded 一般 until the operator grades it."""
+        workflow.logger.warning("monitoring finding signals active compromise")
+        for party in (Party.INSURER, Party.VENDOR):
+            await self.gateway.notify(
+                "active_compromise", party, escalation.vendor_event_id, vendor_event_id=escalation.vendor_event_id
+            )
+        if workflow.patched("escalation-opens-incident"):
+            await self._open_incident(escalation)
+
+    async def _open_incident(self, escalation: Escalation) -> None:
+        reference = f"finding:{escalation.vendor_event_id}"
+        report = IncidentReport(
+            policy_id=self.policy_id, reported_by=Party.VENDOR,
+            reporter_id=self.state.monitoring_vendor_id or "monitoring", reference=reference,
+            discovered_at=escalation.detected_at, grade=IncidentGrade.GENERAL,
+            category=IncidentCategory.MALICIOUS_PROGRAM,
+            summary=f"monitoring finding {escalation.vendor_event_id} shows signs of active compromise",
+        )
+        incident_id = incident_id_for(self.policy_id, reference)
+        try:
+            # Abandoned, not owned: the incident outlives this run, renewal and continue-as-new alike.
+            await workflow.start_child_workflow(
+                IncidentWorkflow.run,
+                IncidentWorkflowInput(incident_id=incident_id, report=report),
+                id=incident_workflow_id(incident_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                static_summary="incident opened from a monitoring finding",
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # the insured or the vendor reported it first: one incident
 
     def _apply(self, summary: FindingSummary, next_due_at: datetime | None, *, swept: bool = False) -> None:
         state = self.state

@@ -15,7 +15,6 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from activities.messages import (
         BindPolicy,
-        Escalation,
         Party,
         RecordApplication,
         RecordPolicyPhase,
@@ -64,7 +63,7 @@ class PolicyWorkflow(PreCoverHandlers):
         self.gateway = ActivityGateway(input.policy_id)
         self.signals_this_run = 0
         self.monitoring = TermMonitoring(
-            state=self.state, rules=self.rules, gateway=self.gateway, escalate=self._escalate_to_incident_response
+            state=self.state, rules=self.rules, gateway=self.gateway, policy_id=input.policy_id
         )
         self.ledger = ClaimsLedger(self.state, timedelta(minutes=self.rules.process.claims_runoff_minutes))
         self.changes = ContractChanges(
@@ -233,17 +232,6 @@ class PolicyWorkflow(PreCoverHandlers):
                 lambda: finished() or self._history_full(),
                 ends if workflow.now() < ends else None,
                 summary="claims run-off",
-            )
-
-    async def _escalate_to_incident_response(self, escalation: Escalation) -> None:
-        """Seam for the incident workflow: an actively compromised asset is handed to incident response.
-
-        The escalation row is already in PostgreSQL; the insurer and the vendor are told here.
-        """
-        workflow.logger.warning("monitoring finding signals active compromise")
-        for party in (Party.INSURER, Party.VENDOR):
-            await self.gateway.notify(
-                "active_compromise", party, escalation.vendor_event_id, vendor_event_id=escalation.vendor_event_id
             )
 
     # -- Phase bookkeeping and continue-as-new ---------------------------------------------------
