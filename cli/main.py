@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from cli import claim, dev, operations, policy
+from cli import claim, dev, incident, operations, policy
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
 from logs import configure_logging
 from settings import get_settings
@@ -36,6 +36,7 @@ app.command("dev")(dev.dev)
 app.command("worker")(operations.worker)
 app.command("migrate")(operations.migrate)
 app.add_typer(policy.app, name="policy")
+app.add_typer(incident.app, name="incident")
 app.add_typer(claim.app, name="claim")
 
 if __name__ == "__main__":

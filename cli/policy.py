@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -11,13 +10,12 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from temporalio.client import WorkflowQueryFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from cli.connection import connect_or_fail
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
+from cli.files import query_status, read_document
 from cli.running import run_async
 from cli.status_view import status_table
 from domain.application import PolicyApplication
@@ -38,20 +36,7 @@ def new_policy_id() -> str:
 
 
 def read_application(path: Path) -> PolicyApplication:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        fail(f"{path} is not UTF-8 text", EXIT_BAD_INPUT)
-    except json.JSONDecodeError as error:
-        fail(
-            f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}",
-            EXIT_BAD_INPUT,
-        )
-    try:
-        return PolicyApplication.model_validate(data)
-    except ValidationError as error:
-        problems = describe_validation_error(error, whole="application")
-        fail(f"{path} is not a valid application:\n  " + "\n  ".join(problems), EXIT_BAD_INPUT)
+    return read_document(path, PolicyApplication, what="application")
 
 
 def build_input(policy_id: str, application: PolicyApplication) -> PolicyWorkflowInput:
@@ -115,17 +100,4 @@ def show(
 
 async def _query_status(policy_id: str) -> PolicyStatus:
     client = await connect_or_fail(get_settings())
-    handle = client.get_workflow_handle(policy_workflow_id(policy_id))
-    try:
-        return await handle.query(STATUS_QUERY, result_type=PolicyStatus, rpc_timeout=QUERY_TIMEOUT)
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            fail(f"no policy {policy_id} (no workflow {handle.id})")
-        if error.status == RPCStatusCode.DEADLINE_EXCEEDED:
-            fail(
-                f"no worker answered within {QUERY_TIMEOUT.seconds} s; is `make dev` or "
-                "`cyberins worker` running?"
-            )
-        fail(f"the status query failed: {error.message}")
-    except WorkflowQueryFailedError as error:
-        fail(f"the policy workflow could not answer its status: {error}")
+    return await query_status(client, policy_workflow_id(policy_id), PolicyStatus, what=f"policy {policy_id}")

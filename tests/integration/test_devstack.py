@@ -263,6 +263,29 @@ def drive_through_the_readme(stack: RunningStack, policy_id: str) -> None:
     assert shown["findings"]["open_by_severity"] == {"critical": 1, "high": 1, "medium": 1}
     assert shown["findings_ignored"] == 0 and shown["phase"] == "in_force"
 
+    reported = stack.cli(
+        "incident", "report", str(EXAMPLES / "incident.json"), "--policy-id", policy_id, "--discovered-at", "now"
+    )
+    assert reported.returncode == 0, reported.stderr
+    incident_id = reported.stdout.split("incident id")[1].split()[0]
+    again = stack.cli(
+        "incident", "report", str(EXAMPLES / "incident.json"), "--policy-id", policy_id, "--discovered-at", "now"
+    )
+    assert again.returncode == 0 and f"incident id  {incident_id}" in again.stdout
+    deadline = time.monotonic() + 30
+    while (incident := json.loads(stack.cli("incident", "show", incident_id).stdout))["dispatched_vendor"] is None:
+        assert time.monotonic() < deadline, incident
+        time.sleep(0.5)
+    assert incident["covered"] is True and incident["report_deadline"] is not None
+    claimed = stack.cli("claim", "start", incident_id)
+    assert claimed.returncode == 0, claimed.stderr
+    claim_id = claimed.stdout.split("claim id")[1].split()[0]
+    deadline = time.monotonic() + 30
+    while (claim := json.loads(stack.cli("claim", "show", claim_id).stdout))["policy_id"] is None:
+        assert time.monotonic() < deadline, claim
+        time.sleep(0.5)
+    assert claim["phase"] == "gathering_loss"
+
 
 def test_dev_stack_refuses_ports_in_use(stack_folder: Path) -> None:
     tmp_path = stack_folder

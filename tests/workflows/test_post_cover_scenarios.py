@@ -281,3 +281,46 @@ async def test_a_claim_on_a_policy_not_in_force_is_rejected(time_skipping_env, s
         claim = await start_claim(client, task_queue, incident_id(incident))
         outcome = await claim.result()
         assert outcome.phase.value == "rejected" and "outside the term" in outcome.closing_reason
+
+
+async def test_interim_emergency_payment_then_settlement_and_subrogation(time_skipping_env, session_factory, task_queue):
+    from domain.application import CoverageRequest as Request
+    from workflows.claim_messages import InterimPaymentRequest, SubrogationRequest
+
+    app = application(coverages=[
+        Request(head=CoverageHead.EMERGENCY_RESPONSE, limit=Money.yuan(1_000_000)),
+        Request(head=CoverageHead.DATA_BREACH_LIABILITY, limit=Money.yuan(2_000_000)),
+    ], aggregate_limit=Money.yuan(3_000_000))
+    client = time_skipping_env.client
+    async with running_worker(client, session_factory, task_queue):
+        _, _, incident, _ = await covered_incident(time_skipping_env, task_queue, app=app)
+        claim = await claim_for(client, task_queue, incident, [
+            LossItem(item_id="ir", head=CoverageHead.EMERGENCY_RESPONSE, amount=Money.yuan(250_000), vendor_id="panel-ir-01"),
+            LossItem(item_id="outsider", head=CoverageHead.EMERGENCY_RESPONSE, amount=Money.yuan(90_000), vendor_id="cheap-ir"),
+        ])
+        statement = await claim.execute_update(ClaimWorkflow.determine)
+        assert statement.item("outsider").excluded_by == [Exclusion.NON_PANEL_VENDOR_WITHOUT_CONSENT]
+        assert statement.total_payable == Money.yuan(200_000)  # the panel vendor's ¥250,000 less ¥50,000
+
+        with pytest.raises(WorkflowUpdateFailedError) as wrong_head:
+            await claim.execute_update(ClaimWorkflow.interim_payment, InterimPaymentRequest(
+                head=CoverageHead.DATA_BREACH_LIABILITY, amount=Money.yuan(1), approver_id="adjuster-1"))
+        assert "interim payments are for emergency_response" in str(wrong_head.value.cause)
+        with pytest.raises(WorkflowUpdateFailedError) as too_much:
+            await claim.execute_update(ClaimWorkflow.interim_payment, InterimPaymentRequest(
+                head=CoverageHead.EMERGENCY_RESPONSE, amount=Money.yuan(200_001), approver_id="adjuster-1"))
+        assert "would exceed" in str(too_much.value.cause)
+        interim = await claim.execute_update(ClaimWorkflow.interim_payment, InterimPaymentRequest(
+            head=CoverageHead.EMERGENCY_RESPONSE, amount=Money.yuan(80_000), approver_id="adjuster-1"))
+        assert interim.paid == Money.yuan(80_000) and interim.payouts == 1
+
+        await claim.execute_update(ClaimWorkflow.record_subrogation, SubrogationRequest(
+            liable_party="the managed-service provider whose credentials were stolen",
+            basis="contractual security obligations", amount_sought=Money.yuan(200_000)))
+        await claim.execute_update(ClaimWorkflow.approve, Approval(approver_id="adjuster-1"))
+        settled = await claim.execute_update(ClaimWorkflow.accept_offer, OfferAnswer())
+        assert settled.paid == Money.yuan(200_000) and settled.payouts == 2  # the interim and the balance
+        claim_id = claim.id.removeprefix("claim-")
+        amounts = await scalar(session_factory, "SELECT array_agg(amount_fen ORDER BY sequence) FROM payouts WHERE claim_id = :c", c=claim_id)
+        assert amounts == [80_000_00, 120_000_00]
+        assert await scalar(session_factory, "SELECT count(*) FROM subrogations WHERE claim_id = :c", c=claim_id) == 1

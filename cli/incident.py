@@ -1,0 +1,79 @@
+"""`cyberins incident`: report an incident (first notice of loss) and look at one."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from temporalio.common import WorkflowIDConflictPolicy
+
+from activities.incident_messages import IncidentReport
+from cli.connection import connect_or_fail
+from cli.files import query_status, read_document
+from cli.running import run_async
+from settings import get_settings
+from workflows.incident_messages import (
+    IncidentRules,
+    IncidentStatus,
+    IncidentWorkflowInput,
+    incident_id_for,
+    incident_workflow_id,
+)
+
+app = typer.Typer(help="Report incidents and look at them.", no_args_is_help=True)
+
+
+@app.command("report")
+def report(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The report as JSON")],
+    policy_id: Annotated[str | None, typer.Option(help="The policy; overrides policy_id in the file")] = None,
+    discovered_at: Annotated[
+        str | None, typer.Option(help="ISO time, or `now`; overrides discovered_at in the file")
+    ] = None,
+) -> None:
+    """Start (or find) the incident workflow. The same policy and reference is the same incident."""
+    overrides: dict[str, str] = {}
+    if policy_id:
+        overrides["policy_id"] = policy_id
+    if discovered_at:
+        overrides["discovered_at"] = (
+            datetime.now(timezone.utc).isoformat() if discovered_at == "now" else discovered_at
+        )
+    incident = read_document(file, IncidentReport, what="incident report", overrides=overrides)
+    run_async(_report(incident))
+
+
+async def _report(incident: IncidentReport) -> None:
+    settings = get_settings()
+    client = await connect_or_fail(settings)
+    incident_id = incident_id_for(incident.policy_id, incident.reference)
+    workflow_id = incident_workflow_id(incident_id)
+    await client.start_workflow(
+        "IncidentWorkflow",
+        IncidentWorkflowInput(incident_id=incident_id, report=incident, rules=IncidentRules()),
+        id=workflow_id,
+        task_queue=settings.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    # The same policy and reference always lead to this one workflow, started now or earlier.
+    typer.echo("Incident reported.")
+    typer.echo(f"  incident id  {incident_id}")
+    typer.echo(f"  workflow id  {workflow_id}")
+    typer.echo(f"  Temporal UI  {settings.workflow_url(client.namespace, workflow_id)}")
+    typer.echo(f"  claim        cyberins claim start {incident_id}")
+
+
+@app.command("show")
+def show(
+    incident_id: Annotated[str, typer.Argument(help="The incident id printed by `incident report`")],
+) -> None:
+    """Print an incident's status as JSON: cover, the reporting clock, response, evidence."""
+    status = run_async(_show(incident_id))
+    typer.echo(status.model_dump_json(indent=2))
+
+
+async def _show(incident_id: str) -> IncidentStatus:
+    client = await connect_or_fail(get_settings())
+    return await query_status(client, incident_workflow_id(incident_id), IncidentStatus, what=f"incident {incident_id}")
