@@ -55,7 +55,7 @@ class IncidentCover(_Message):
 
 
 class RecordIncident(_Message):
-    incident_id: str
+    incident_id: str = Field(max_length=128)
     report: IncidentReport
     coverage: CoverageCheck
     term_number: int | None
@@ -88,7 +88,7 @@ class RecordIncidentEvent(_Message):
     event_key: str = Field(max_length=300)
     kind: IncidentEventKind
     at: datetime
-    actor: str | None = None
+    actor: str | None = Field(default=None, max_length=64)
     details: dict[str, str | int | bool | None] = Field(default_factory=dict)
 
 
@@ -108,7 +108,7 @@ class RecordCustody(_Message):
     incident_id: str
     evidence_id: str
     action: CustodyAction
-    by: str
+    by: str = Field(min_length=1, max_length=64)
     at: datetime
     note: str | None = None
 

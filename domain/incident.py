@@ -195,7 +195,7 @@ class ForensicsReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    vendor_id: str
+    vendor_id: str = Field(min_length=1, max_length=64)
     root_cause: str = Field(min_length=1, max_length=4000)
     attack_vector: str = Field(min_length=1, max_length=500)
     first_intrusion_at: datetime

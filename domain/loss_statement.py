@@ -44,7 +44,7 @@ class BusinessInterruptionLoss(BaseModel):
 class LossItem(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    item_id: str = Field(min_length=1, description="unique within the claim")
+    item_id: str = Field(min_length=1, max_length=128, description="unique within the claim")
     head: CoverageHead
     amount: Money | None = Field(default=None, description="required for every head except BI")
     business_interruption: BusinessInterruptionLoss | None = Field(default=None, description="BI only")

@@ -22,7 +22,7 @@ class _Message(BaseModel):
 
 class ClaimWorkflowInput(_Message):
     claim_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    incident_id: str
+    incident_id: str = Field(min_length=1, max_length=128)
     claimant: ClaimantKind = ClaimantKind.FIRST_PARTY
     third_party: str | None = Field(default=None, max_length=200, description="who claims against the insured")
     rules: ClaimRules = Field(default_factory=ClaimRules)

@@ -99,7 +99,7 @@ class IncidentWorkflowInput(_Message):
 
 
 class DispatchAcknowledgement(_Message):
-    vendor_id: str
+    vendor_id: str = Field(min_length=1, max_length=64)
 
 
 class ProgressKind(StrEnum):
@@ -109,7 +109,7 @@ class ProgressKind(StrEnum):
 
 
 class VendorProgress(_Message):
-    vendor_id: str
+    vendor_id: str = Field(min_length=1, max_length=64)
     event_id: str = Field(min_length=1, max_length=128)
     kind: ProgressKind
     at: datetime
@@ -121,7 +121,7 @@ class EvidenceSubmission(_Message):
 
 
 class CustodyTransfer(_Message):
-    evidence_id: str
+    evidence_id: str = Field(min_length=1, max_length=64)
     action: CustodyAction
     by: str = Field(min_length=1, max_length=64)
     at: datetime
