@@ -30,6 +30,11 @@ HIGHER_OF = PolicyRules(product=ProductRules(bi_rule=BusinessInterruptionRule.HI
 
 
 async def test_ransomware_with_business_interruption_under_higher_of(time_skipping_env, session_factory, task_queue):
+    await ransomware_story(time_skipping_env, session_factory, task_queue)
+
+
+async def ransomware_story(time_skipping_env, session_factory, task_queue):
+    """The whole post-cover chain once; returns the policy, incident and claim handles."""
     client = time_skipping_env.client
     async with running_worker(client, session_factory, task_queue):
         policy = await start_policy(client, task_queue, rules=HIGHER_OF)
@@ -113,3 +118,5 @@ async def test_ransomware_with_business_interruption_under_higher_of(time_skippi
         )
         final = await incident.execute_update(IncidentWorkflow.close, IncidentClosure(reason="restored and reported"))
         assert final.phase.value == "closed" and not final.report_overdue
+        await incident.result()
+    return policy, incident, claim

@@ -29,6 +29,8 @@ from workflows.messages import (
     QuoteAcceptance,
     UnderwriterDecision,
 )
+from workflows.claim import ClaimWorkflow
+from workflows.incident import IncidentWorkflow
 from workflows.policy import PolicyWorkflow
 from tests.builders import assessment, monitoring_finding, risky_assessment, scan_finding
 from tests.workflows.support import eventually, running_worker, start_policy
@@ -102,13 +104,28 @@ async def test_a_fresh_history_of_every_phase_replays(time_skipping_env, session
         await drive_every_phase(time_skipping_env, handle)
     histories = await histories_of(client, handle)
     assert len(histories) == 2  # the first term and, after continue-as-new, the second
-    replayer = Replayer(workflows=[PolicyWorkflow], data_converter=pydantic_data_converter)
     for history in histories:
-        await replayer.replay_workflow(history)
+        await replayer().replay_workflow(history)
     if os.environ.get("CYBERINS_RECORD_HISTORIES"):
         HISTORIES.mkdir(exist_ok=True)
         for index, history in enumerate(histories):
             (HISTORIES / f"policy_every_phase_run{index}.json").write_text(history.to_json())
+
+
+async def test_fresh_incident_and_claim_histories_replay(time_skipping_env, session_factory, task_queue):
+    from tests.workflows.test_ransomware_claim import ransomware_story
+
+    _, incident, claim = await ransomware_story(time_skipping_env, session_factory, task_queue)
+    histories = {"incident_ransomware": await incident.fetch_history(), "claim_ransomware": await claim.fetch_history()}
+    for history in histories.values():
+        await replayer().replay_workflow(history)
+    if os.environ.get("CYBERINS_RECORD_HISTORIES"):
+        for name, history in histories.items():
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+def replayer() -> Replayer:
+    return Replayer(workflows=[PolicyWorkflow, IncidentWorkflow, ClaimWorkflow], data_converter=pydantic_data_converter)
 
 
 def committed_histories() -> list[Path]:
@@ -120,9 +137,11 @@ async def test_committed_histories_replay(path: Path):
     from temporalio.client import WorkflowHistory
 
     history = WorkflowHistory.from_json(path.stem, path.read_text())
-    replayer = Replayer(workflows=[PolicyWorkflow], data_converter=pydantic_data_converter)
-    await replayer.replay_workflow(history)
+    await replayer().replay_workflow(history)
 
 
 def test_histories_are_committed():
-    assert len(committed_histories()) >= 2, "record them with CYBERINS_RECORD_HISTORIES=1"
+    names = {path.stem for path in committed_histories()}
+    assert {"policy_every_phase_run0", "incident_ransomware", "claim_ransomware"} <= names, (
+        "record them with CYBERINS_RECORD_HISTORIES=1"
+    )
