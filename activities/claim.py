@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -30,15 +29,8 @@ from domain.claim import ClaimPhase
 from domain.incident import CoverageCheck
 from domain.money import Money
 from storage.models import PayoutRow
+from activities.log_context import activity_log
 from storage.unit_of_work import UnitOfWork
-
-
-def _log(**ids: str) -> structlog.stdlib.BoundLogger:
-    log = structlog.get_logger().bind(**ids)
-    if activity.in_activity():
-        info = activity.info()
-        log = log.bind(activity=info.activity_type, workflow_id=info.workflow_id, attempt=info.attempt)
-    return log
 
 
 def new_payment_reference() -> str:
@@ -72,7 +64,7 @@ class ClaimActivities:
                 at=incident.discovered_at,
             )
         schedule = None if term is None else term.schedule
-        _log(incident_id=query.incident_id, policy_id=incident.policy_id).info(
+        activity_log(incident_id=query.incident_id, policy_id=incident.policy_id).info(
             "claim basis loaded", term_number=incident.term_number, overdue_critical=overdue_critical
         )
         return ClaimBasis(
@@ -101,7 +93,7 @@ class ClaimActivities:
                 phase=ClaimPhase.GATHERING_LOSS.value,
                 opened_at=command.opened_at,
             )
-        _log(claim_id=command.claim_id, incident_id=command.incident_id).info(
+        activity_log(claim_id=command.claim_id, incident_id=command.incident_id).info(
             "claim recorded", claimant=command.claimant.value
         )
 
@@ -112,14 +104,14 @@ class ClaimActivities:
             await uow.claims.add_phase(
                 claim_id=command.claim_id, phase=command.phase.value, at=command.at, reason=command.reason
             )
-        _log(claim_id=command.claim_id).info("claim phase recorded", phase=command.phase.value)
+        activity_log(claim_id=command.claim_id).info("claim phase recorded", phase=command.phase.value)
 
     @activity.defn
     async def record_loss_items(self, command: RecordLossItems) -> None:
         async with UnitOfWork(self._sessions) as uow:
             await _require_claim(uow, command.claim_id)
             await uow.claims.save_loss_items(claim_id=command.claim_id, items=command.items, at=command.at)
-        _log(claim_id=command.claim_id).info("loss items recorded", items=len(command.items))
+        activity_log(claim_id=command.claim_id).info("loss items recorded", items=len(command.items))
 
     @activity.defn
     async def record_loss_statement(self, command: RecordLossStatement) -> None:
@@ -131,7 +123,7 @@ class ClaimActivities:
                 statement=command.statement,
                 at=command.at,
             )
-        _log(claim_id=command.claim_id).info(
+        activity_log(claim_id=command.claim_id).info(
             "loss statement recorded",
             determination=command.determination,
             total_payable_fen=command.statement.total_payable.fen,
@@ -140,7 +132,7 @@ class ClaimActivities:
     @activity.defn
     async def pay(self, instruction: PayoutInstruction) -> PayoutReceipt:
         key = instruction.idempotency_key
-        log = _log(claim_id=instruction.claim_id, idempotency_key=key)
+        log = activity_log(claim_id=instruction.claim_id, idempotency_key=key)
         async with UnitOfWork(self._sessions) as uow:
             # A reference is drawn for every attempt but only the first insert keeps one.
             paid = await uow.payouts.pay(
@@ -184,7 +176,7 @@ class ClaimActivities:
                 at=command.at,
             )
         # The liable party may be a person: it stays out of the logs.
-        _log(claim_id=command.claim_id).info(
+        activity_log(claim_id=command.claim_id).info(
             "subrogation recorded", amount_sought_fen=command.amount_sought.fen
         )
 

@@ -7,7 +7,6 @@ new and returns what the first attempt returned.
 
 from __future__ import annotations
 
-import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -25,15 +24,8 @@ from activities.incident_messages import (
 from domain.incident import Evidence
 from storage.repositories import CustodyEntry
 from storage.repositories.incidents import evidence_from_row
+from activities.log_context import activity_log
 from storage.unit_of_work import UnitOfWork
-
-
-def _log(**ids: str) -> structlog.stdlib.BoundLogger:
-    log = structlog.get_logger().bind(**ids)
-    if activity.in_activity():
-        info = activity.info()
-        log = log.bind(activity=info.activity_type, workflow_id=info.workflow_id, attempt=info.attempt)
-    return log
 
 
 def unknown_incident(incident_id: str) -> ApplicationError:
@@ -61,7 +53,7 @@ class IncidentActivities:
             cancelled_at = (
                 None if policy is None else await uow.cover.cancelled_at(query.policy_id, policy.term_number)
             )
-        _log(policy_id=query.policy_id).info(
+        activity_log(policy_id=query.policy_id).info(
             "incident cover loaded",
             term_number=None if policy is None else policy.term_number,
             operator_type=operator.operator_type.value,
@@ -93,7 +85,7 @@ class IncidentActivities:
                 region=report.region,
                 coverage=command.coverage,
             )
-        _log(incident_id=command.incident_id, policy_id=report.policy_id).info(
+        activity_log(incident_id=command.incident_id, policy_id=report.policy_id).info(
             "incident recorded", grade=report.grade.value, in_force=command.coverage.in_force_at_discovery
         )
 
@@ -109,7 +101,7 @@ class IncidentActivities:
                 actor=command.actor,
                 details=dict(command.details),
             )
-        _log(incident_id=command.incident_id).info("incident event recorded", kind=command.kind.value)
+        activity_log(incident_id=command.incident_id).info("incident event recorded", kind=command.kind.value)
 
     @activity.defn
     async def register_evidence(self, command: RegisterEvidence) -> EvidenceRegistered:
@@ -121,7 +113,7 @@ class IncidentActivities:
                 assert stored is not None
                 _refuse_other_content(evidence_from_row(stored), evidence)
             count = await uow.incidents.custody_count(command.incident_id, evidence.evidence_id)
-        _log(incident_id=command.incident_id).info(
+        activity_log(incident_id=command.incident_id).info(
             "evidence registered", evidence_id=evidence.evidence_id, custody_entries=count
         )
         return EvidenceRegistered(evidence_id=evidence.evidence_id, custody_entries=count)
@@ -143,7 +135,7 @@ class IncidentActivities:
                 count = await uow.incidents.append_custody(
                     incident_id=command.incident_id, evidence_id=command.evidence_id, entry=entry
                 )
-        _log(incident_id=command.incident_id).info(
+        activity_log(incident_id=command.incident_id).info(
             "custody recorded", evidence_id=command.evidence_id, action=entry.action, custody_entries=count
         )
         return EvidenceRegistered(evidence_id=command.evidence_id, custody_entries=count)
@@ -155,7 +147,7 @@ class IncidentActivities:
             await uow.incidents.save_forensics(
                 incident_id=command.incident_id, report=command.report, received_at=command.received_at
             )
-        _log(incident_id=command.incident_id).info(
+        activity_log(incident_id=command.incident_id).info(
             "forensics recorded", vendor_id=command.report.vendor_id, state_backed=command.report.state_backed
         )
 

@@ -47,6 +47,7 @@ from domain.findings import (
 from domain.policy import BoundPolicy, PolicyPhase
 from storage.models import FindingResolutionRow, FindingRow
 from storage.repositories import NewFinding, OutboxEntry, remediation_notices
+from activities.log_context import activity_log
 from storage.unit_of_work import UnitOfWork
 
 # Policy numbers carry the year the term starts in China, whatever zone the caller used.
@@ -58,11 +59,7 @@ def policy_number(year: int, serial: int) -> str:
 
 
 def _log(policy_id: str) -> structlog.stdlib.BoundLogger:
-    log = structlog.get_logger().bind(policy_id=policy_id)
-    if activity.in_activity():
-        info = activity.info()
-        log = log.bind(activity=info.activity_type, workflow_id=info.workflow_id, attempt=info.attempt)
-    return log
+    return activity_log(policy_id=policy_id)
 
 
 class PolicyActivities:
