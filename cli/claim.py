@@ -94,6 +94,8 @@ async def _start(workflow_input: ClaimWorkflowInput) -> None:
         await client.start_workflow(
             "ClaimWorkflow", workflow_input, id=workflow_id, task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            static_summary=f"Claim {workflow_input.claim_id} ({workflow_input.claimant.value}) "
+            f"for incident {workflow_input.incident_id}",
         )
     except WorkflowAlreadyStartedError:
         fail(f"claim {workflow_input.claim_id} already exists")

@@ -56,6 +56,7 @@ async def _report(incident: IncidentReport) -> None:
         id=workflow_id,
         task_queue=settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Incident on policy {incident.policy_id}: {incident.grade.value}, {incident.category.value}",
     )
     # The same policy and reference always lead to this one workflow, started now or earlier.
     typer.echo("Incident reported.")

@@ -72,6 +72,11 @@ async def _start(workflow_input: PolicyWorkflowInput) -> None:
             # A policy id names one policy for ever, even after its workflow has closed.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             result_type=PolicyOutcome,
+            static_summary=f"Policy {workflow_input.policy_id}",
+            static_details=(
+                f"Cyber insurance policy for an organisation in {workflow_input.application.organisation.industry.value}; "
+                f"assessing vendor {workflow_input.application.assessing_vendor_id}."
+            ),
         )
     except WorkflowAlreadyStartedError:
         fail(

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from workflows import search_attributes
+
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
@@ -66,6 +68,7 @@ class TemporalDevServer:
             "--port", str(self.port),
             "--ui-port", str(self.ui_port),
             "--log-level", "warn",
+            *registered_search_attributes(),
         ]  # fmt: skip
 
     def start(self) -> None:
@@ -148,3 +151,12 @@ class TemporalDevServer:
         if not self.log_file.exists():
             return ""
         return self.log_file.read_text(errors="replace")[-chars:].strip()
+
+
+def registered_search_attributes() -> list[str]:
+    """`--search-attribute Name=Type` for each attribute the workflows upsert."""
+    args = []
+    for key in search_attributes.ALL:
+        kind = {"KEYWORD": "Keyword", "INT": "Int", "BOOL": "Bool"}[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")]
+        args += ["--search-attribute", f"{key.name}={kind}"]
+    return args

@@ -47,7 +47,9 @@ with workflow.unsafe.imports_passed_through():
         OfferAnswer,
         SubrogationRequest,
     )
+    from workflows import search_attributes
     from workflows.gateway import ActivityGateway, condition_or_deadline
+    from workflows.search_attributes import publish, show
 
 REVIEWABLE = (ClaimPhase.GATHERING_LOSS, ClaimPhase.IN_REVIEW)
 
@@ -86,6 +88,11 @@ class ClaimWorkflow:
         )
         state.basis = basis
         self.gateway.policy_id = basis.policy_id
+        publish(
+            search_attributes.POLICY_ID.value_set(basis.policy_id),
+            search_attributes.CLAIM_PHASE.value_set(state.phase.value),
+        )
+        show("Claim opened: gathering loss items.")
         await self.gateway.call(
             ClaimActivities.record_claim,
             RecordClaim(
@@ -364,6 +371,8 @@ class ClaimWorkflow:
 
     async def _enter(self, phase: ClaimPhase, reason: str | None = None) -> None:
         self.state.phase = phase
+        publish(search_attributes.CLAIM_PHASE.value_set(phase.value))
+        show(f"Claim {phase.value.replace('_', ' ')}" + (f": {reason}" if reason else "."))
         if phase.is_terminal:
             self.state.closing_reason = reason
         await self.gateway.call(
@@ -377,17 +386,7 @@ class ClaimWorkflow:
 
     @workflow.query
     def status(self) -> ClaimStatus:
-        state, basis = self.state, self.state.basis
-        statement = state.statement
-        return ClaimStatus(
-            claim_id=self.input.claim_id, incident_id=self.input.incident_id,
-            policy_id=basis.policy_id if basis else None, phase=state.phase, determination=state.determination,
-            statement=statement, approvals=state.approvals,
-            approvals_required=approvals_required(statement.total_payable, self.rules) if statement else None,
-            paid=Money(fen=state.paid_fen, currency=statement.currency) if statement else None,
-            payouts=state.payouts, disputes=len(state.disputes), closing_reason=state.closing_reason,
-            late_notice=basis.coverage.late_notice if basis else None,
-        )
+        return self.state.status(self.input.claim_id, self.input.incident_id, self.rules)
 
 
 def _as_value_error(check, *args, **kwargs) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.claim_messages import ClaimBasis
-from domain.claim import ClaimantKind, ClaimPhase, ClaimRules
+from domain.claim import ClaimantKind, ClaimPhase, ClaimRules, approvals_required
 from domain.coverage import CoverageHead
 from domain.loss import LossConditions, LossItem
 from domain.loss_statement import LossStatement
@@ -44,6 +44,17 @@ class ClaimState(BaseModel):
     subrogations: int = 0
     reopened: int = 0
     closing_reason: str | None = None
+
+    def status(self, claim_id: str, incident_id: str, rules: ClaimRules) -> ClaimStatus:
+        basis, statement = self.basis, self.statement
+        return ClaimStatus(
+            claim_id=claim_id, incident_id=incident_id, policy_id=basis.policy_id if basis else None,
+            phase=self.phase, determination=self.determination, statement=statement, approvals=self.approvals,
+            approvals_required=approvals_required(statement.total_payable, rules) if statement else None,
+            paid=Money(fen=self.paid_fen, currency=statement.currency) if statement else None,
+            payouts=self.payouts, disputes=len(self.disputes), closing_reason=self.closing_reason,
+            late_notice=basis.coverage.late_notice if basis else None,
+        )
 
 
 class LossItemsSubmission(_Message):

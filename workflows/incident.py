@@ -24,7 +24,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from activities.messages import Party
     from domain.incident import ForensicsReport, add_working_days, check_coverage, panel_candidates, report_deadline
+    from workflows import search_attributes
     from workflows.gateway import ActivityGateway, condition_or_deadline
+    from workflows.search_attributes import publish, show
     from workflows.incident_messages import (
         CustodyReceipt,
         CustodyTransfer,
@@ -55,7 +57,15 @@ class IncidentWorkflow:
 
     @workflow.run
     async def run(self, input: IncidentWorkflowInput) -> IncidentStatus:
+        publish(
+            search_attributes.POLICY_ID.value_set(self.report.policy_id),
+            search_attributes.REPORT_OVERDUE.value_set(False),
+        )
+        self._publish_grade()
+        show("First notice received: checking the policy's cover.")
         industry = await self._check_coverage()
+        show("Covered: emergency response and the reporting clock are running." if self.state.coverage.covered
+             else "Not covered by a policy term in force: no panel response at the insurer's cost.")
         clock = asyncio.create_task(self._regulatory_reporting())
         if self.state.coverage is not None and self.state.coverage.covered:
             asyncio.create_task(self._emergency_response(industry))
@@ -120,6 +130,8 @@ class IncidentWorkflow:
             )
         if not filed:
             state.report_overdue = True
+            publish(search_attributes.REPORT_OVERDUE.value_set(True))
+            show("The report to the authorities is OVERDUE.")
             await self._event(IncidentEventKind.REGULATORY_REPORT_OVERDUE, "initial")
             await self._notify("regulatory_report_overdue", Party.INSURED)
             await self._notify("regulatory_report_overdue", Party.INSURER)
@@ -195,6 +207,7 @@ class IncidentWorkflow:
         if progress.kind is ProgressKind.RESTORED and state.restored_at is None:
             state.restored_at = progress.at
             state.phase = IncidentPhase.RESTORED
+            show("Service restored: evidence, forensics and the closing report remain.")
         await self._event(kind, progress.event_id, actor=progress.vendor_id, note=progress.note)
 
     # -- Regulatory filings, grading, evidence, forensics, closure ----------------------------------
@@ -227,6 +240,7 @@ class IncidentWorkflow:
     @workflow.update
     async def regrade(self, regrading: Regrading) -> IncidentStatus:
         self.state.grade, self.state.category = regrading.grade, regrading.category
+        self._publish_grade()
         await self._event(
             IncidentEventKind.REGRADED, f"{regrading.grade.value}:{regrading.category.value}:{len(self.state.filings)}",
             grade=regrading.grade.value, category=regrading.category.value,
@@ -293,6 +307,7 @@ class IncidentWorkflow:
         await self._event(IncidentEventKind.CLOSED, "closed", reason=closure.reason)
         self.state.closing_reason = closure.reason
         self.state.phase = IncidentPhase.CLOSED
+        show("Closed.")
         return self.status()
 
     @close.validator
@@ -300,6 +315,12 @@ class IncidentWorkflow:
         state = self._open("closure")
         if state.grade.must_be_reported and not state.filed(ReportKind.CLOSING):
             raise ValueError("a reportable incident closes after its closing report is filed")
+
+    def _publish_grade(self) -> None:
+        publish(
+            search_attributes.INCIDENT_GRADE.value_set(self.state.grade.value),
+            search_attributes.INCIDENT_CATEGORY.value_set(self.state.category.value),
+        )
 
     def _open(self, what: str) -> IncidentState:
         if self.state.phase is IncidentPhase.CLOSED:

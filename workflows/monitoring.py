@@ -32,7 +32,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.findings import FindingSummary
     from domain.rating import in_cover_score
     from domain.rules import PolicyRules
+    from workflows import search_attributes
     from workflows.gateway import ActivityGateway
+    from workflows.search_attributes import publish
     from workflows.messages import (
         FindingResolutionReceipt,
         FindingResolutionRequest,
@@ -177,7 +179,10 @@ class TermMonitoring:
             next_due_at = None
         state.next_finding_due_at = next_due_at
         if state.policy is not None:
-            state.risk_score = in_cover_score(state.policy.risk_score, summary, self.rules.rating)
+            score = in_cover_score(state.policy.risk_score, summary, self.rules.rating)
+            if score != state.risk_score:
+                publish(search_attributes.RISK_SCORE.value_set(score))
+            state.risk_score = score
 
 
 def _receipt(changed: FindingChanged) -> FindingResolutionReceipt:

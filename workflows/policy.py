@@ -43,8 +43,23 @@ with workflow.unsafe.imports_passed_through():
     from workflows.claims_ledger import ClaimsLedger
     from workflows.contract_changes import ContractChanges
     from workflows.monitoring import WRITE_BATCH, TermMonitoring
+    from workflows import search_attributes
     from workflows.precover_handlers import PreCoverHandlers
+    from workflows.search_attributes import publish, show
     from workflows.underwriting import TermUnderwriting
+
+PHASE_DETAILS = {
+    PolicyPhase.AWAITING_ASSESSMENT: "Pre-cover (保前评估): waiting for the security vendor's risk assessment.",
+    PolicyPhase.REFERRED: "Underwriting (核保): referred to an underwriter for a decision.",
+    PolicyPhase.QUOTED: "Quoted: waiting for the insured to accept before the quote expires.",
+    PolicyPhase.AWAITING_PREBIND_REMEDIATION: "Accepted: waiting for the vendor to verify the required fixes.",
+    PolicyPhase.IN_FORCE: "In force, term {term} (保中): monitoring findings and remediation deadlines.",
+    PolicyPhase.RENEWING: "In force, term {term}, renewal (续保) under way: re-assessment and re-underwriting.",
+    PolicyPhase.DECLINED: "Declined.",
+    PolicyPhase.QUOTE_EXPIRED: "Closed: the quote expired unaccepted.",
+    PolicyPhase.CANCELLED: "Cancelled; answering claims until the run-off ends.",
+    PolicyPhase.EXPIRED: "Expired at term end; answering claims until the run-off ends.",
+}
 
 # Temporal caps signals per run (10,000 by default, Temporal Cloud too) and fails a continue-as-new
 # while signals keep arriving; rolling over early keeps each run's replay short enough to finish.
@@ -73,6 +88,11 @@ class PolicyWorkflow(PreCoverHandlers):
 
     @workflow.run
     async def run(self, input: PolicyWorkflowInput) -> PolicyOutcome:
+        publish(
+            search_attributes.POLICY_ID.value_set(input.policy_id),
+            search_attributes.INDUSTRY.value_set(input.application.organisation.industry.value),
+        )
+        self._enter_phase(self.state.phase)
         if input.state is None:
             await self._record_application()
         if self.state.policy is None and not self.state.phase.is_terminal:
@@ -238,9 +258,17 @@ class PolicyWorkflow(PreCoverHandlers):
 
     def _enter_phase(self, phase: PolicyPhase) -> None:
         self.state.phase = phase
+        state = self.state
+        published = [search_attributes.POLICY_PHASE.value_set(phase.value)]
+        if state.policy is not None:
+            published.append(search_attributes.TERM_NUMBER.value_set(state.policy.term_number))
+        if state.risk_score is not None:
+            published.append(search_attributes.RISK_SCORE.value_set(state.risk_score))
+        publish(*published)
+        show(PHASE_DETAILS[phase].format(term=state.term_number))
 
     async def _record_phase(self, phase: PolicyPhase, reason: str | None = None) -> None:
-        self.state.phase = phase
+        self._enter_phase(phase)
         await self.gateway.call(
             PolicyActivities.record_policy_phase,
             RecordPolicyPhase(

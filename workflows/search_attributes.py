@@ -1,0 +1,35 @@
+"""What operators can filter on in the Temporal UI: ids and states, never personal data.
+
+SQL visibility allows at most 10 Keyword and 3 of each other type per namespace; this uses
+6 Keyword, 2 Int and 1 Bool. The dev stack and the tests register them; a production namespace
+needs `temporal operator search-attribute create` once (see the README).
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey, SearchAttributePair
+
+POLICY_ID = SearchAttributeKey.for_keyword("CyberinsPolicyId")
+POLICY_PHASE = SearchAttributeKey.for_keyword("CyberinsPolicyPhase")
+INDUSTRY = SearchAttributeKey.for_keyword("CyberinsIndustry")
+INCIDENT_GRADE = SearchAttributeKey.for_keyword("CyberinsIncidentGrade")
+INCIDENT_CATEGORY = SearchAttributeKey.for_keyword("CyberinsIncidentCategory")
+CLAIM_PHASE = SearchAttributeKey.for_keyword("CyberinsClaimPhase")
+RISK_SCORE = SearchAttributeKey.for_int("CyberinsRiskScore")
+TERM_NUMBER = SearchAttributeKey.for_int("CyberinsTermNumber")
+REPORT_OVERDUE = SearchAttributeKey.for_bool("CyberinsReportOverdue")
+
+ALL = [POLICY_ID, POLICY_PHASE, INDUSTRY, INCIDENT_GRADE, INCIDENT_CATEGORY, CLAIM_PHASE, RISK_SCORE, TERM_NUMBER,
+       REPORT_OVERDUE]
+
+
+def publish(*pairs: SearchAttributePair) -> None:
+    """Upsert from workflow code. Histories recorded before search attributes existed replay without."""
+    if workflow.patched("operator-search-attributes"):
+        workflow.upsert_search_attributes(list(pairs))
+
+
+def show(details: str) -> None:
+    """The UI's "current details": what the workflow is doing now, in words."""
+    workflow.set_current_details(details)
