@@ -1,0 +1,1 @@
+"""The HTTP door for insurers, security vendors and insured companies (issue 4, in progress)."""
