@@ -8,7 +8,6 @@ and returns what the first attempt returned.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta, timezone
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -44,14 +43,13 @@ from domain.findings import (
     apply_resolution,
     apply_verification,
 )
-from domain.policy import BoundPolicy, PolicyPhase
+from domain.policy import BoundPolicy, PolicyPhase, local_date
 from storage.models import FindingResolutionRow, FindingRow
 from storage.repositories import NewFinding, OutboxEntry, remediation_notices
 from activities.log_context import activity_log
 from storage.unit_of_work import UnitOfWork
 
 # Policy numbers carry the year the term starts in China, whatever zone the caller used.
-CHINA_STANDARD_TIME = timezone(timedelta(hours=8), "CST")
 
 
 def policy_number(year: int, serial: int) -> str:
@@ -143,7 +141,7 @@ class PolicyActivities:
             bound = await uow.policies.get_term(command.policy_id, quote.term_number)
             if bound is None:
                 number = command.previous_policy_number or policy_number(
-                    command.term_start.astimezone(CHINA_STANDARD_TIME).year,
+                    local_date(command.term_start).year,
                     await uow.policies.next_policy_serial(),
                 )
                 await uow.policies.add_term(

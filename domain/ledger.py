@@ -6,6 +6,8 @@ every other claim's hold as used, so claims on one period can never together pay
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.coverage import CoverageHead
@@ -32,6 +34,7 @@ class ClaimHold(BaseModel):
 
 class TermLedger(BaseModel):
     term_number: int
+    term_end: datetime
     schedule: CoverageSchedule
     holds: dict[str, ClaimHold] = Field(default_factory=dict)
 

@@ -109,7 +109,6 @@ class ClaimWorkflow:
                 "overdue_critical_on_exploited_asset": basis.overdue_critical_on_exploited_asset,
             }
         )
-        state.recorded = not (basis.coverage.covered and basis.schedule is not None and basis.term_number is not None)
         if not basis.coverage.covered or basis.schedule is None or basis.term_number is None:
             await self._enter(ClaimPhase.REJECTED, "; ".join(basis.coverage.notes) or "no cover for this incident")
         elif basis.coverage.late_notice and self.rules.deny_on_late_notice:
@@ -329,7 +328,7 @@ class ClaimWorkflow:
 
     async def _basis_for(self, what: str) -> ClaimBasis:
         """Messages may arrive before the claim's basis is loaded; they wait for it, then recheck."""
-        await workflow.wait_condition(lambda: self.state.basis is not None and self.state.recorded)
+        await workflow.wait_condition(lambda: self.state.recorded)
         if self.state.phase not in REVIEWABLE:
             raise ApplicationError(f"the claim is {self.state.phase.value}; {what} cannot be changed now",
                                    type="claim_not_reviewable")

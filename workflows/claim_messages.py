@@ -31,7 +31,7 @@ class ClaimWorkflowInput(_Message):
 class ClaimState(BaseModel):
     phase: ClaimPhase = ClaimPhase.GATHERING_LOSS
     basis: ClaimBasis | None = None
-    recorded: bool = Field(default=False, description="the claim row exists; messages may be applied")
+    recorded: bool = Field(default=False, description="basis loaded and claim recorded; messages may apply")
     items: dict[str, LossItem] = Field(default_factory=dict)
     conditions: LossConditions = Field(default_factory=LossConditions)
     determination: int = 0

@@ -29,12 +29,12 @@ class ClaimsLedger:
     def open_term(self, policy: BoundPolicy, now: datetime) -> None:
         """A newly bound term gets its own limits; long-finished terms with nothing open are dropped."""
         ledgers = self.state.ledgers
-        ledgers[policy.term_number] = TermLedger(term_number=policy.term_number, schedule=policy.schedule)
         for term, ledger in list(ledgers.items()):
-            ended = self.state.term_ends.get(term)
-            if ended is not None and ended + self.runoff < now and not ledger.open_claims:
+            if ledger.term_end + self.runoff < now and not ledger.open_claims:
                 del ledgers[term]
-        self.state.term_ends[policy.term_number] = policy.term_end
+        ledgers[policy.term_number] = TermLedger(
+            term_number=policy.term_number, term_end=policy.term_end, schedule=policy.schedule
+        )
 
     def follow_endorsement(self, policy: BoundPolicy) -> None:
         ledger = self.state.ledgers.get(policy.term_number)

@@ -170,7 +170,8 @@ class IncidentWorkflow:
                 lambda: state.acknowledged_by == vendor_id, workflow.now() + sla, summary=f"{vendor_id} to acknowledge"
             )
             if acknowledged:
-                state.phase = max(state.phase, IncidentPhase.RESPONDING, key=_phase_order)
+                if state.phase is IncidentPhase.REPORTED:
+                    state.phase = IncidentPhase.RESPONDING
                 await self._event(IncidentEventKind.VENDOR_ACKNOWLEDGED, vendor_id, actor=vendor_id)
                 return
             await self._event(IncidentEventKind.DISPATCH_ESCALATED, vendor_id, actor=vendor_id)
@@ -357,10 +358,3 @@ class IncidentWorkflow:
         await self.gateway.notify(
             kind, party, f"{self.input.incident_id}:{key}", recipient_id=recipient_id, incident_id=self.input.incident_id
         )
-
-
-_ORDER = list(IncidentPhase)
-
-
-def _phase_order(phase: IncidentPhase) -> int:
-    return _ORDER.index(phase)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from activities.messages import ReceivedFinding
 from domain.application import PolicyApplication
 from domain.assessment import AssessmentReport
 from domain.coverage import CoverageHead
@@ -25,13 +26,6 @@ def policy_workflow_id(policy_id: str) -> str:
 
 class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ReceivedFindingBuffer(BaseModel):
-    """A finding signalled but not yet written to the database."""
-
-    finding: MonitoringFinding
-    received_at: datetime
 
 
 class UnderwritingCase(BaseModel):
@@ -79,11 +73,10 @@ class PolicyState(BaseModel):
     premium_charged: Money | None = None
     findings: FindingSummary = Field(default_factory=FindingSummary)
     next_finding_due_at: datetime | None = None
-    pending_findings: list[ReceivedFindingBuffer] = Field(default_factory=list)
+    pending_findings: list[ReceivedFinding] = Field(default_factory=list)
     findings_ignored: int = 0
     endorsement_ids: list[str] = Field(default_factory=list, max_length=1000)
     ledgers: dict[int, TermLedger] = Field(default_factory=dict, description="limits per policy period")
-    term_ends: dict[int, datetime] = Field(default_factory=dict)
     runoff_ends: datetime | None = None
     risk_score: int | None = None
     terms_completed: int = 0

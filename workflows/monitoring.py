@@ -41,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         FixVerification,
         MonitoringBatch,
         PolicyState,
-        ReceivedFindingBuffer,
     )
 
 # Findings written per database round trip; a batch this size stays well under payload limits.
@@ -67,7 +66,7 @@ class TermMonitoring:
         """Signal path: buffer only. Deduplication by vendor event id happens in the database."""
         received_at = workflow.now()
         self.state.pending_findings.extend(
-            ReceivedFindingBuffer(finding=finding, received_at=received_at) for finding in batch.findings
+            ReceivedFinding(finding=finding, received_at=received_at) for finding in batch.findings
         )
 
     async def write_pending(self) -> None:
@@ -80,7 +79,7 @@ class TermMonitoring:
                     RecordFindings(
                         policy_id=self.gateway.policy_id,
                         term_number=state.term_number,
-                        findings=[ReceivedFinding(finding=b.finding, received_at=b.received_at) for b in batch],
+                        findings=batch,
                         rules=self.rules.remediation,
                     ),
                     summary=f"record {len(batch)} findings",

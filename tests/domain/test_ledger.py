@@ -1,6 +1,6 @@
 """The limits of a policy period and the claims holding them."""
 
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -28,7 +28,7 @@ def items(head: CoverageHead, yuan: int, item_id: str = "i") -> list[LossItem]:
 
 
 def ledger() -> TermLedger:
-    return TermLedger(term_number=1, schedule=SCHEDULE)
+    return TermLedger(term_number=1, term_end=datetime(2027, 1, 1, tzinfo=timezone.utc), schedule=SCHEDULE)
 
 
 def test_a_second_claim_sees_what_the_first_holds():
