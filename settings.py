@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     temporal_port: int = Field(default=7233, ge=1, le=65535, description="dev server gRPC port")
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535, description="dev server UI port")
     temporal_ui_url: str | None = Field(default=None, description="None: http://localhost:<ui port>")
+    api_host: str = Field(default=LOCAL_HOST, description="where `cyberins api` and `make dev` listen")
+    api_port: int = Field(default=8300, ge=1, le=65535)
+    api_url: str | None = Field(default=None, description="for API clients (demo, signals send); None: the local API")
     task_queue: str = "cyberins-policy"
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -75,6 +78,10 @@ class Settings(BaseSettings):
     @property
     def ui_base_url(self) -> str:
         return (self.temporal_ui_url or f"http://localhost:{self.temporal_ui_port}").rstrip("/")
+
+    @property
+    def api_base_url(self) -> str:
+        return (self.api_url or f"http://{LOCAL_HOST}:{self.api_port}").rstrip("/")
 
     def workflow_url(self, namespace: str, workflow_id: str) -> str:
         return f"{self.ui_base_url}/namespaces/{namespace}/workflows/{workflow_id}"

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from cli.connection import connect_or_fail
@@ -19,6 +18,7 @@ from cli.running import run_async
 from domain.claim import ClaimantKind
 from settings import get_settings
 from workflows.claim_messages import ClaimStatus, ClaimWorkflowInput, claim_workflow_id
+from workflows.starting import start_claim
 from domain.errors import DomainRuleError
 from domain.loss import LimitsUsed, LossConditions, LossItem, LossStatement, determine_loss
 from domain.schedule import CoverageSchedule
@@ -91,12 +91,7 @@ async def _start(workflow_input: ClaimWorkflowInput) -> None:
     client = await connect_or_fail(settings)
     workflow_id = claim_workflow_id(workflow_input.claim_id)
     try:
-        await client.start_workflow(
-            "ClaimWorkflow", workflow_input, id=workflow_id, task_queue=settings.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"Claim {workflow_input.claim_id} ({workflow_input.claimant.value}) "
-            f"for incident {workflow_input.incident_id}",
-        )
+        await start_claim(client, settings.task_queue, workflow_input)
     except WorkflowAlreadyStartedError:
         fail(f"claim {workflow_input.claim_id} already exists")
     typer.echo("Claim started.")

@@ -18,13 +18,15 @@ def dev(
     temporal_port: Annotated[int | None, typer.Option(help="Default: 7233")] = None,
     ui_port: Annotated[int | None, typer.Option(help="Default: 8233")] = None,
     pg_port: Annotated[int | None, typer.Option(help="Default: 55432 (unused with DATABASE_URL)")] = None,
+    api_port: Annotated[int | None, typer.Option(help="Default: 8300")] = None,
 ) -> None:
-    """Run Temporal, PostgreSQL and a worker until Ctrl-C; state persists in the state folder."""
+    """Run Temporal, PostgreSQL, a worker and the HTTP API until Ctrl-C; state persists in the state folder."""
     overrides = {
         "state_dir": state_dir,
         "temporal_port": temporal_port,
         "temporal_ui_port": ui_port,
         "postgres_port": pg_port,
+        "api_port": api_port,
     }
     settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
     raise typer.Exit(run_async(run_dev_stack(settings, Console(soft_wrap=True))))

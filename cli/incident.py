@@ -7,20 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.incident_messages import IncidentReport
 from cli.connection import connect_or_fail
 from cli.files import query_status, read_document
 from cli.running import run_async
 from settings import get_settings
-from workflows.incident_messages import (
-    IncidentRules,
-    IncidentStatus,
-    IncidentWorkflowInput,
-    incident_id_for,
-    incident_workflow_id,
-)
+from workflows.incident_messages import IncidentStatus, incident_workflow_id
+from workflows.starting import report_incident
 
 app = typer.Typer(help="Report incidents and look at them.", no_args_is_help=True)
 
@@ -48,16 +42,8 @@ def report(
 async def _report(incident: IncidentReport) -> None:
     settings = get_settings()
     client = await connect_or_fail(settings)
-    incident_id = incident_id_for(incident.policy_id, incident.reference)
+    incident_id, _ = await report_incident(client, settings.task_queue, incident)
     workflow_id = incident_workflow_id(incident_id)
-    await client.start_workflow(
-        "IncidentWorkflow",
-        IncidentWorkflowInput(incident_id=incident_id, report=incident, rules=IncidentRules()),
-        id=workflow_id,
-        task_queue=settings.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"Incident on policy {incident.policy_id}: {incident.grade.value}, {incident.category.value}",
-    )
     # The same policy and reference always lead to this one workflow, started now or earlier.
     typer.echo("Incident reported.")
     typer.echo(f"  incident id  {incident_id}")

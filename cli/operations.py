@@ -19,6 +19,26 @@ def worker() -> None:
     gc.collect()  # before interpreter shutdown: see cli.running.run_async
 
 
+def api() -> None:
+    """Serve the HTTP API (DATABASE_URL, TEMPORAL_ADDRESS, CYBERINS_API_HOST/PORT from the environment)."""
+    import asyncio
+    import signal
+
+    from api.server import app_from_settings, serve_until
+    from cli.running import run_async
+
+    settings = get_settings()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve_until(app_from_settings(settings), settings.api_host, settings.api_port, stop)
+
+    run_async(serve())
+
+
 def migrate() -> None:
     """Bring the database to the latest schema: DATABASE_URL, or the dev stack's embedded PostgreSQL."""
     from storage.migrate import upgrade_to_head

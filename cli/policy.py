@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from cli.connection import connect_or_fail
@@ -21,11 +20,11 @@ from cli.status_view import status_table
 from domain.application import PolicyApplication
 from domain.rules import PolicyRules
 from settings import get_settings
-from workflows.messages import PolicyOutcome, PolicyStatus, PolicyWorkflowInput, policy_workflow_id
+from workflows.messages import PolicyStatus, PolicyWorkflowInput, policy_workflow_id
+from workflows.starting import start_policy
 
 app = typer.Typer(help="Start policies and look at them.", no_args_is_help=True)
 
-POLICY_WORKFLOW_TYPE = "PolicyWorkflow"
 STATUS_QUERY = "status"
 QUERY_TIMEOUT = timedelta(seconds=15)
 
@@ -64,20 +63,7 @@ async def _start(workflow_input: PolicyWorkflowInput) -> None:
     client = await connect_or_fail(settings)
     workflow_id = policy_workflow_id(workflow_input.policy_id)
     try:
-        await client.start_workflow(
-            POLICY_WORKFLOW_TYPE,
-            workflow_input,
-            id=workflow_id,
-            task_queue=settings.task_queue,
-            # A policy id names one policy for ever, even after its workflow has closed.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            result_type=PolicyOutcome,
-            static_summary=f"Policy {workflow_input.policy_id}",
-            static_details=(
-                f"Cyber insurance policy for an organisation in {workflow_input.application.organisation.industry.value}; "
-                f"assessing vendor {workflow_input.application.assessing_vendor_id}."
-            ),
-        )
+        await start_policy(client, settings.task_queue, workflow_input)
     except WorkflowAlreadyStartedError:
         fail(
             f"policy {workflow_input.policy_id} already exists (workflow {workflow_id}); "

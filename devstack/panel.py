@@ -42,6 +42,7 @@ def stack_panel(
     table.add_column(overflow="fold")
     table.add_row("Temporal gRPC", server.target_host)
     table.add_row("Temporal UI", f"http://localhost:{server.ui_port}")
+    table.add_row("API", f"http://{settings.api_host}:{settings.api_port}  (OpenAPI: /docs)")
     database = make_url(database_url).render_as_string(hide_password=True)
     table.add_row("PostgreSQL", database + ("" if postgres else "  (DATABASE_URL)"))
     table.add_row("Task queue", settings.task_queue)
@@ -49,4 +50,5 @@ def stack_panel(
     logs = [server.log_file] + ([postgres.log_file] if postgres else [])
     table.add_row("Server logs", "\n".join(str(path) for path in logs))
     table.add_row("Start a policy", apply_command(settings, server))
+    table.add_row("Watch a demo", ".venv/bin/cyberins demo")
     return Panel(table, title="cyberins dev stack", expand=False)

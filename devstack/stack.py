@@ -1,6 +1,6 @@
 """`cyberins dev`: Temporal dev server, PostgreSQL and a worker, started and stopped as one.
 
-Start order: ports checked, Temporal and PostgreSQL started, database migrated, worker running.
+Start order: ports checked, Temporal and PostgreSQL started, database migrated, worker and API running.
 Stop order is the reverse, so the worker finishes its tasks while both servers still answer.
 Everything the servers keep lives in the state folder, so a second run finds the first run's policies.
 """
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from api.server import app_from_settings, serve_until
 from devstack.panel import stack_panel
 from devstack.ports import taken_ports
 from devstack.postgres import EmbeddedPostgres, EmbeddedPostgresError
@@ -46,7 +47,11 @@ def _hold_state_lock(state_dir: Path, stack: AsyncExitStack) -> None:
 
 
 def _ports_to_check(settings: Settings) -> dict[str, int]:
-    wanted = {"Temporal gRPC": settings.temporal_port, "Temporal UI": settings.temporal_ui_port}
+    wanted = {
+        "Temporal gRPC": settings.temporal_port,
+        "Temporal UI": settings.temporal_ui_port,
+        "API": settings.api_port,
+    }
     if settings.database_url is None:
         wanted["PostgreSQL"] = settings.postgres_port
     return wanted
@@ -120,7 +125,7 @@ async def run_dev_stack(settings: Settings, console: Console) -> int:
                 listed = ", ".join(f"{port} ({purpose})" for purpose, port in taken.items())
                 raise DevStackError(
                     f"port {listed} is already in use by another program. Stop it, or choose other "
-                    "ports with --temporal-port / --ui-port / --pg-port."
+                    "ports with --temporal-port / --ui-port / --pg-port / --api-port."
                 )
             stack.callback(server.stop)
             server.start()
@@ -131,10 +136,11 @@ async def run_dev_stack(settings: Settings, console: Console) -> int:
             if shutdown.is_set():
                 return 0
             worker = await _start_worker(settings, server, database_url, shutdown, stack)
+            api = _start_api(settings, server, shutdown, stack)
             console.print(stack_panel(settings, server, postgres, database_url, state_dir))
             console.print(READY_LINE)
             log.info("dev_stack_ready", task_queue=settings.task_queue)
-            await _run_until_stopped(shutdown, worker, server)
+            await _run_until_stopped(shutdown, worker, server, api)
             log.info("dev_stack_stopping")
         console.print("Stopped.")
         return 0
@@ -147,12 +153,33 @@ async def run_dev_stack(settings: Settings, console: Console) -> int:
         return 1
 
 
+def _start_api(
+    settings: Settings, server: TemporalDevServer, shutdown: asyncio.Event, stack: AsyncExitStack
+) -> asyncio.Task[None]:
+    """The HTTP API on the documented port; it stops before the worker, so no request is cut off
+    from the workflows it talks to."""
+    app = app_from_settings(settings, target_host=server.target_host)
+    task = asyncio.create_task(serve_until(app, settings.api_host, settings.api_port, shutdown))
+
+    async def stop_api() -> None:
+        shutdown.set()
+        try:
+            await asyncio.wait_for(task, WORKER_STOP_TIMEOUT_SECONDS)
+        except TimeoutError:
+            log.warning("api_stop_timed_out", seconds=WORKER_STOP_TIMEOUT_SECONDS)
+        except Exception as error:  # noqa: BLE001 - reported while running; stopping must go on
+            log.debug("api_stopped_with_error", error=type(error).__name__)
+
+    stack.push_async_callback(stop_api)
+    return task
+
+
 async def _run_until_stopped(
-    shutdown: asyncio.Event, worker: asyncio.Task[None], server: TemporalDevServer
+    shutdown: asyncio.Event, worker: asyncio.Task[None], server: TemporalDevServer, api: asyncio.Task[None]
 ) -> None:
     waiting = asyncio.create_task(shutdown.wait())
     watching = asyncio.create_task(_watch_temporal(server))
-    done, _ = await asyncio.wait({waiting, worker, watching}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({waiting, worker, watching, api}, return_when=asyncio.FIRST_COMPLETED)
     for task in (waiting, watching):
         task.cancel()
     if waiting in done:
@@ -160,4 +187,7 @@ async def _run_until_stopped(
     if worker in done:
         worker.result()  # re-raises what stopped the worker
         raise DevStackError("the worker stopped although nobody asked it to")
+    if api in done:
+        api.result()
+        raise DevStackError("the API stopped although nobody asked it to")
     watching.result()

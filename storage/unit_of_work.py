@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
+    ApiAccessRepository,
     ClaimRepository,
     CoverQuery,
     FindingRepository,
@@ -33,6 +34,7 @@ class UnitOfWork:
     incidents: IncidentRepository
     claims: ClaimRepository
     payouts: PayoutRepository
+    api: ApiAccessRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -48,6 +50,7 @@ class UnitOfWork:
         self.incidents = IncidentRepository(self.session)
         self.claims = ClaimRepository(self.session)
         self.payouts = PayoutRepository(self.session)
+        self.api = ApiAccessRepository(self.session)
         return self
 
     async def __aexit__(

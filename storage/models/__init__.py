@@ -1,5 +1,6 @@
 """SQLAlchemy models of every table; the migrations in storage/migrations create the same schema."""
 
+from storage.models.api_access import ApiGrantRow, ApiKeyRow, ApiRequestRow, WebhookSecretRow
 from storage.models.base import Base
 from storage.models.claims import (
     ClaimPhaseRow,
@@ -39,6 +40,10 @@ from storage.models.underwriting import (
 )
 
 __all__ = [
+    "ApiGrantRow",
+    "ApiKeyRow",
+    "ApiRequestRow",
+    "WebhookSecretRow",
     "POLICY_NUMBER_SEQUENCE",
     "ApplicationRow",
     "AssessmentRow",

@@ -1,5 +1,6 @@
 """Repositories read and write rows inside a unit of work; none of them commits."""
 
+from storage.repositories.api_access import ApiAccessRepository, StoredAnswer, StoredKey
 from storage.repositories.claims import ClaimRepository, PayoutRepository
 from storage.repositories.finding_summary import FindingSummaryQuery
 from storage.repositories.findings import DueFinding, EscalatedFinding, FindingRepository, NewFinding
@@ -9,6 +10,9 @@ from storage.repositories.policies import PolicyRepository, bound_policy_from_ro
 from storage.repositories.pre_cover import PreCoverRepository
 
 __all__ = [
+    "ApiAccessRepository",
+    "StoredAnswer",
+    "StoredKey",
     "ClaimRepository",
     "CoverQuery",
     "CustodyEntry",

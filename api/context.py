@@ -1,0 +1,219 @@
+"""Who is calling and what they may touch: authentication, signatures, per-object grants, replays.
+
+Every request but /docs carries `Authorization: Bearer cyk_…`. A vendor's POST is also signed per
+Standard Webhooks; its webhook-id is the push's replay key. Anyone else's POST may carry an
+Idempotency-Key. A repeat of either gets the first answer; the same key with another body gets 422.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api import keys, signatures
+from api.problems import Problem, not_found
+from storage.repositories import StoredAnswer
+from storage.unit_of_work import UnitOfWork
+
+MAX_IDEMPOTENCY_KEY = 255
+
+
+class PartyKind(StrEnum):
+    INSURED = "insured"
+    VENDOR = "vendor"
+    INSURER = "insurer"
+
+
+class ObjectKind(StrEnum):
+    POLICY = "policy"
+    INCIDENT = "incident"
+    CLAIM = "claim"
+
+
+@dataclass(frozen=True)
+class Caller:
+    kind: PartyKind
+    party_id: str
+    key_id: str
+
+    @property
+    def party(self) -> tuple[str, str]:
+        return (self.kind.value, self.party_id)
+
+
+@dataclass
+class Services:
+    """What the app holds for its lifetime; tests build their own."""
+
+    temporal: Client
+    sessions: async_sessionmaker[AsyncSession]
+    task_queue: str
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `cyk_<key id>_<secret>`")
+
+
+async def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    if credentials is None:
+        raise Problem(401, "missing_api_key", "send your API key as `Authorization: Bearer cyk_…`")
+    try:
+        key_id, secret = keys.parse_token(credentials.credentials)
+    except keys.KeyFormatError as error:
+        raise Problem(401, "malformed_api_key", str(error)) from None
+    async with UnitOfWork(services(request).sessions) as uow:
+        stored = await uow.api.active_key(key_id)
+    if stored is None or not keys.secret_matches(secret, stored.secret_hash):
+        raise Problem(401, "invalid_api_key", "this API key is unknown or revoked")
+    caller = Caller(PartyKind(stored.party_kind), stored.party_id, stored.key_id)
+    request.state.caller = caller
+    return caller
+
+
+@dataclass
+class Call:
+    """One authenticated request: the caller, the services, and the key that makes it replayable."""
+
+    caller: Caller
+    request: Request
+    services: Services
+    replay_key: tuple[str, str] | None = None  # ("idempotency" | "webhook", key)
+
+    @property
+    def temporal(self) -> Client:
+        return self.services.temporal
+
+    async def require(self, kind: ObjectKind, object_id: str) -> None:
+        """404 unless the caller holds a grant on the object: missing and not-yours look the same."""
+        async with UnitOfWork(self.services.sessions) as uow:
+            granted = await uow.api.granted(self.caller.kind.value, self.caller.party_id, kind.value, {object_id})
+        if not granted:
+            raise not_found(kind.value, object_id)
+
+    async def grant(self, kind: ObjectKind, object_id: str, parties: set[tuple[str, str]]) -> None:
+        async with UnitOfWork(self.services.sessions) as uow:
+            await uow.api.grant(kind.value, object_id, parties)
+
+    async def replayable(
+        self, action: Callable[[], Awaitable[BaseModel | dict[str, Any]]], *, status_code: int = 200
+    ) -> JSONResponse:
+        """Runs `action` once per replay key; a repeat with the same body gets the first answer.
+
+        Requests with one key queue on a PostgreSQL advisory lock, so concurrent repeats wait for the
+        first and then replay it: one workflow, one signal. Only successes are stored; after an
+        error the same key may be tried again.
+        """
+        if self.replay_key is None:
+            return _json(status_code, await action())
+        key_kind, key = self.replay_key
+        fingerprint = hashlib.sha256(
+            f"{self.request.method} {self.request.url.path}\n".encode() + await self.request.body()
+        ).hexdigest()
+        party_kind, party_id = self.caller.party
+        async with UnitOfWork(self.services.sessions) as uow:
+            await uow.api.lock_request_key(party_kind, party_id, key_kind, key)
+            stored = await uow.api.stored_answer(party_kind, party_id, key_kind, key)
+            if stored is not None:
+                if stored.fingerprint != fingerprint:
+                    raise Problem(
+                        422, "key_reused",
+                        f"this {_key_name(key_kind)} was already used for a different request",
+                    )
+                response = _json(stored.status_code, stored.response)
+                response.headers["Idempotent-Replayed"] = "true"
+                return response
+            body = jsonable_encoder(await action())
+            await uow.api.store_answer(
+                party_kind, party_id, key_kind, key, StoredAnswer(fingerprint, status_code, body)
+            )
+        return _json(status_code, body)
+
+
+def _key_name(key_kind: str) -> str:
+    return "webhook-id" if key_kind == "webhook" else "Idempotency-Key"
+
+
+def _json(status_code: int, body: BaseModel | dict[str, Any]) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(body), status_code=status_code)
+
+
+async def _verify_push(request: Request, caller: Caller, services_: Services) -> str:
+    """The webhook-id of a genuinely signed, fresh push from this vendor."""
+    async with UnitOfWork(services_.sessions) as uow:
+        stored = await uow.api.active_webhook_secrets(caller.party_id)
+    secrets = []
+    for secret in stored:
+        try:
+            secrets.append(signatures.decode_secret(secret))
+        except ValueError:
+            continue  # a secret stored malformed verifies nothing; the others still may
+    if not secrets:
+        raise Problem(401, "no_webhook_secret", "this vendor has no active webhook secret; ask for one to be issued")
+    headers = {name: request.headers[name] for name in ("webhook-id", "webhook-timestamp", "webhook-signature") if name in request.headers}
+    try:
+        return signatures.verify(headers, await request.body(), secrets, now=int(time.time()))
+    except signatures.SignatureError as error:
+        raise Problem(401, error.code, str(error)) from None
+
+
+def party(*allowed: PartyKind) -> Callable[..., Awaitable[Call]]:
+    """A dependency: an authenticated caller of one of the `allowed` kinds (403 otherwise)."""
+    names = " or ".join(kind.value for kind in allowed)
+
+    async def dependency(
+        request: Request,
+        caller: Annotated[Caller, Depends(authenticate)],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                description="Any unique string (a UUID): repeating the request with it returns the first answer",
+            ),
+        ] = None,
+        webhook_id: Annotated[str | None, Header(alias="webhook-id", description="Vendors: Standard Webhooks id")] = None,
+        webhook_timestamp: Annotated[str | None, Header(alias="webhook-timestamp", description="Vendors: Unix seconds")] = None,
+        webhook_signature: Annotated[str | None, Header(alias="webhook-signature", description="Vendors: `v1,<base64>`")] = None,
+    ) -> Call:
+        if caller.kind not in allowed:
+            raise Problem(403, "wrong_party", f"this endpoint is for {names}; your key is a {caller.kind.value}'s")
+        call = Call(caller, request, services(request))
+        if request.method == "POST":
+            if caller.kind is PartyKind.VENDOR:
+                call.replay_key = ("webhook", await _verify_push(request, caller, call.services))
+            elif idempotency_key is not None:
+                if not idempotency_key.strip() or len(idempotency_key) > MAX_IDEMPOTENCY_KEY or not idempotency_key.isprintable():
+                    raise Problem(400, "malformed_idempotency_key", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters")
+                call.replay_key = ("idempotency", idempotency_key)
+        return call
+
+    return dependency
+
+
+async def _reader(request: Request, caller: Annotated[Caller, Depends(authenticate)]) -> Call:
+    return Call(caller, request, services(request))
+
+
+InsuredCall = Annotated[Call, Depends(party(PartyKind.INSURED))]
+VendorCall = Annotated[Call, Depends(party(PartyKind.VENDOR))]
+InsurerCall = Annotated[Call, Depends(party(PartyKind.INSURER))]
+Reader = Annotated[Call, Depends(_reader)]
+ReporterCall = Annotated[Call, Depends(party(PartyKind.INSURED, PartyKind.VENDOR))]
+InsuredOrInsurerCall = Annotated[Call, Depends(party(PartyKind.INSURED, PartyKind.INSURER))]

@@ -1,0 +1,231 @@
+"""Policies: the insured applies and accepts; the vendor assesses and reports findings; the insurer decides."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.claim_messages import LedgerPosition
+from api import temporal_calls
+from api.context import Call, InsuredCall, InsuredOrInsurerCall, InsurerCall, ObjectKind, PartyKind, Reader, VendorCall
+from api.problems import Problem, describe_errors, not_found
+from api.routes.common import (
+    After,
+    EventIdPath,
+    HistoryLimit,
+    Limit,
+    PolicyIdPath,
+    history_of,
+    new_object_id,
+    page_of,
+)
+from api.schemas import (
+    CancellationBody,
+    Created,
+    DeliveredGroup,
+    FindingResolutionBody,
+    FindingsAccepted,
+    FindingsBatch,
+    FixVerificationBody,
+    History,
+    PageOfIds,
+    PolicyApplicationRequest,
+    PrebindRemediationBody,
+)
+from domain.assessment import AssessmentReport
+from domain.findings import MonitoringFinding
+from domain.policy import CancellingParty
+from storage.unit_of_work import UnitOfWork
+from workflows.messages import (
+    AssessmentReceipt,
+    AssessmentSubmission,
+    CancellationReceipt,
+    CancellationRequest,
+    FindingResolutionReceipt,
+    FindingResolutionRequest,
+    FixVerification,
+    MonitoringBatch,
+    PolicyStatus,
+    PolicyWorkflowInput,
+    PrebindRemediationReceipt,
+    PrebindRemediationVerified,
+    QuoteAcceptance,
+    QuoteAcceptanceReceipt,
+    UnderwriterDecision,
+    UnderwriterDecisionReceipt,
+    policy_workflow_id,
+)
+from workflows.starting import start_policy
+
+router = APIRouter(prefix="/v1", tags=["policies"])
+SIGNAL_FINDINGS = 5_000  # MonitoringBatch's limit: the most findings one signal carries
+
+
+async def _update(call: Call, policy_id: str, name: str, body, result_type):
+    await call.require(ObjectKind.POLICY, policy_id)
+
+    async def action():
+        return await temporal_calls.update(
+            call.temporal, policy_workflow_id(policy_id), name, body, result_type, what=f"policy {policy_id}"
+        )
+
+    return await call.replayable(action)
+
+
+@router.post("/policies", status_code=status.HTTP_201_CREATED, response_model=Created, summary="Apply for cover (insured)")
+async def apply(body: PolicyApplicationRequest, call: InsuredCall) -> JSONResponse:
+    """Starts the policy workflow. The insured, the named insurer and the application's vendors may see it."""
+
+    async def action() -> Created:
+        policy_id = new_object_id("pol", call)
+        try:
+            workflow_input = PolicyWorkflowInput(policy_id=policy_id, application=body.application)
+        except ValidationError as error:
+            raise Problem(422, "invalid_request", "the application is not valid", errors=describe_errors(error.errors())) from None
+        application = body.application
+        parties = {
+            call.caller.party,
+            (PartyKind.INSURER.value, body.insurer_id),
+            (PartyKind.VENDOR.value, application.assessing_vendor_id),
+            *((PartyKind.VENDOR.value, vendor) for vendor in application.alternative_vendor_ids),
+        }
+        # Granted first: a grant on a policy that failed to start shows nothing, while a policy
+        # without grants would be lost to its owner.
+        await call.grant(ObjectKind.POLICY, policy_id, parties)
+        try:
+            async with temporal_calls.temporal_errors(f"policy {policy_id}"):
+                await start_policy(call.temporal, call.services.task_queue, workflow_input)
+        except WorkflowAlreadyStartedError:
+            pass  # a retry after a lost answer: the first attempt started it
+        return Created(id=policy_id, workflow_id=policy_workflow_id(policy_id))
+
+    return await call.replayable(action, status_code=status.HTTP_201_CREATED)
+
+
+@router.get("/policies", response_model=PageOfIds, summary="The policies you may see")
+async def list_policies(call: Reader, after: After = None, limit: Limit = 100) -> PageOfIds:
+    return await page_of(call, ObjectKind.POLICY, after, limit)
+
+
+@router.get("/policies/{policy_id}", response_model=PolicyStatus, summary="A policy's status")
+async def get_policy(policy_id: PolicyIdPath, call: Reader) -> PolicyStatus:
+    await call.require(ObjectKind.POLICY, policy_id)
+    return await temporal_calls.query(
+        call.temporal, policy_workflow_id(policy_id), "status", PolicyStatus, what=f"policy {policy_id}"
+    )
+
+
+@router.get("/policies/{policy_id}/history", response_model=History, summary="What happened to a policy")
+async def policy_history(policy_id: PolicyIdPath, call: Reader, limit: HistoryLimit = 500) -> History:
+    return await history_of(call, ObjectKind.POLICY, policy_id, policy_workflow_id(policy_id), limit)
+
+
+@router.get("/policies/{policy_id}/limits", response_model=list[LedgerPosition], summary="Limits used and left, per term")
+async def get_limits(policy_id: PolicyIdPath, call: Reader) -> list[LedgerPosition]:
+    if call.caller.kind is PartyKind.VENDOR:
+        raise not_found("policy", policy_id)  # vendors see findings, not money
+    await call.require(ObjectKind.POLICY, policy_id)
+    return await temporal_calls.query(
+        call.temporal, policy_workflow_id(policy_id), "limits", list[LedgerPosition], what=f"policy {policy_id}"
+    )
+
+
+@router.post("/policies/{policy_id}/assessment", response_model=AssessmentReceipt, summary="Submit the assessment (vendor)")
+async def submit_assessment(policy_id: PolicyIdPath, body: AssessmentReport, call: VendorCall) -> JSONResponse:
+    if body.vendor_id != call.caller.party_id:
+        raise Problem(422, "not_your_report", f"vendor_id must be your own vendor id, {call.caller.party_id}")
+    return await _update(call, policy_id, "submit_assessment", AssessmentSubmission(report=body), AssessmentReceipt)
+
+
+@router.post(
+    "/policies/{policy_id}/prebind-remediations", response_model=PrebindRemediationReceipt,
+    summary="Confirm a condition of binding is fixed (vendor)",
+)
+async def verify_prebind(policy_id: PolicyIdPath, body: PrebindRemediationBody, call: VendorCall) -> JSONResponse:
+    message = PrebindRemediationVerified(vendor_id=call.caller.party_id, code=body.code)
+    return await _update(call, policy_id, "verify_prebind_remediation", message, PrebindRemediationReceipt)
+
+
+@router.post(
+    "/policies/{policy_id}/underwriting-decision", response_model=UnderwriterDecisionReceipt,
+    summary="Decide a referral (insurer)",
+)
+async def decide_referral(policy_id: PolicyIdPath, body: UnderwriterDecision, call: InsurerCall) -> JSONResponse:
+    return await _update(call, policy_id, "decide_referral", body, UnderwriterDecisionReceipt)
+
+
+@router.post("/policies/{policy_id}/quote-acceptance", response_model=QuoteAcceptanceReceipt, summary="Accept the quote (insured)")
+async def accept_quote(policy_id: PolicyIdPath, body: QuoteAcceptance, call: InsuredCall) -> JSONResponse:
+    return await _update(call, policy_id, "accept_quote", body, QuoteAcceptanceReceipt)
+
+
+@router.post(
+    "/policies/{policy_id}/findings/{vendor_event_id}/resolution", response_model=FindingResolutionReceipt,
+    summary="Resolve a monitoring finding (insured)",
+)
+async def resolve_finding(
+    policy_id: PolicyIdPath, vendor_event_id: EventIdPath, body: FindingResolutionBody, call: InsuredCall
+) -> JSONResponse:
+    message = FindingResolutionRequest(vendor_event_id=vendor_event_id, resolution=body.resolution, note=body.note)
+    return await _update(call, policy_id, "resolve_finding", message, FindingResolutionReceipt)
+
+
+@router.post(
+    "/policies/{policy_id}/findings/{vendor_event_id}/verification", response_model=FindingResolutionReceipt,
+    summary="Confirm or refute a fix after a rescan (vendor)",
+)
+async def verify_fix(
+    policy_id: PolicyIdPath, vendor_event_id: EventIdPath, body: FixVerificationBody, call: VendorCall
+) -> JSONResponse:
+    message = FixVerification(vendor_id=call.caller.party_id, vendor_event_id=vendor_event_id, fix_confirmed=body.fix_confirmed)
+    return await _update(call, policy_id, "verify_fix", message, FindingResolutionReceipt)
+
+
+@router.post("/policies/{policy_id}/cancellation", response_model=CancellationReceipt, summary="Cancel the policy")
+async def cancel(policy_id: PolicyIdPath, body: CancellationBody, call: InsuredOrInsurerCall) -> JSONResponse:
+    by = CancellingParty.INSURED if call.caller.kind is PartyKind.INSURED else CancellingParty.INSURER
+    return await _update(call, policy_id, "cancel", CancellationRequest(cancelled_by=by, reason=body.reason), CancellationReceipt)
+
+
+@router.post(
+    "/findings", response_model=FindingsAccepted, status_code=status.HTTP_202_ACCEPTED,
+    summary="Report monitoring findings, one or thousands, across your policies (vendor)",
+)
+async def report_findings(body: FindingsBatch, call: VendorCall) -> JSONResponse:
+    """Grouped per policy; each group reaches its policy as one signal per 5,000 findings, so intake is
+    not bound by one Temporal signal per finding. A policy you are not assigned to fails the whole
+    batch with 404 before anything is delivered. Each vendor event id applies once, so a retry is safe."""
+    groups: dict[str, list[MonitoringFinding]] = defaultdict(list)
+    for finding in body.findings:
+        groups[finding.policy_id].append(MonitoringFinding.model_validate(finding.model_dump(exclude={"policy_id"})))
+    async with UnitOfWork(call.services.sessions) as uow:
+        granted = await uow.api.granted(call.caller.kind.value, call.caller.party_id, ObjectKind.POLICY.value, set(groups))
+    unknown = sorted(set(groups) - granted)
+    if unknown:
+        raise not_found("policy", unknown[0])
+
+    async def action() -> FindingsAccepted:
+        delivered = []
+        for policy_id, findings in groups.items():
+            chunks = [findings[i : i + SIGNAL_FINDINGS] for i in range(0, len(findings), SIGNAL_FINDINGS)]
+            for chunk in chunks:
+                batch = MonitoringBatch(vendor_id=call.caller.party_id, findings=chunk)
+                try:
+                    await temporal_calls.signal(
+                        call.temporal, policy_workflow_id(policy_id), "report_findings", batch, what=f"policy {policy_id}"
+                    )
+                except Problem as problem:
+                    problem.extensions["delivered"] = [group.model_dump() for group in delivered]
+                    problem.detail += " (the groups listed under `delivered` were applied; resending all is safe)"
+                    raise
+            delivered.append(DeliveredGroup(policy_id=policy_id, findings=len(findings), signals=len(chunks)))
+        return FindingsAccepted(
+            findings=len(body.findings), policies=len(delivered), signals=sum(g.signals for g in delivered),
+            delivered=delivered,
+        )
+
+    return await call.replayable(action, status_code=status.HTTP_202_ACCEPTED)

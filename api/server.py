@@ -1,0 +1,45 @@
+"""Running the API: `cyberins api` in production, and inside `cyberins dev`."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import nullcontext
+
+import uvicorn
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.context import Services
+from settings import Settings, connect_temporal
+from storage.db import create_session_factory
+
+
+def app_from_settings(settings: Settings, *, target_host: str | None = None) -> FastAPI:
+    async def connect():
+        client = await connect_temporal(settings, target_host=target_host)
+        engine, sessions = create_session_factory(settings.effective_database_url, pool_size=10)
+        return Services(temporal=client, sessions=sessions, task_queue=settings.task_queue), engine.dispose
+
+    return create_app(connect=connect)
+
+
+class _Server(uvicorn.Server):
+    """Leaves SIGINT and SIGTERM to the caller, who stops it by setting `should_exit`."""
+
+    def capture_signals(self):  # type: ignore[override]
+        return nullcontext()
+
+
+def server(app: FastAPI, host: str, port: int) -> _Server:
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    return _Server(config)
+
+
+async def serve_until(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
+    running = server(app, host, port)
+    task = asyncio.create_task(running.serve())
+    waiting = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    running.should_exit = True
+    waiting.cancel()
+    await task

@@ -1,0 +1,70 @@
+"""Starting the three workflows from outside (the API, the CLI): ids, conflict rules and summaries.
+
+Client-side code: nothing here runs inside a workflow. Summaries name ids, industries and grades,
+never an organisation's name, credit code or a reporter's reference.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from activities.incident_messages import IncidentReport
+from workflows.claim_messages import ClaimStatus, ClaimWorkflowInput, claim_workflow_id
+from workflows.incident_messages import (
+    IncidentRules,
+    IncidentStatus,
+    IncidentWorkflowInput,
+    incident_id_for,
+    incident_workflow_id,
+)
+from workflows.messages import PolicyOutcome, PolicyWorkflowInput, policy_workflow_id
+
+
+async def start_policy(client: Client, task_queue: str, workflow_input: PolicyWorkflowInput) -> WorkflowHandle:
+    """Raises WorkflowAlreadyStartedError when the policy id was ever used: an id names one policy for ever."""
+    industry = workflow_input.application.organisation.industry.value
+    return await client.start_workflow(
+        "PolicyWorkflow",
+        workflow_input,
+        id=policy_workflow_id(workflow_input.policy_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        result_type=PolicyOutcome,
+        static_summary=f"Policy {workflow_input.policy_id}",
+        static_details=(
+            f"Cyber insurance policy for an organisation in {industry}; "
+            f"assessing vendor {workflow_input.application.assessing_vendor_id}."
+        ),
+    )
+
+
+async def report_incident(
+    client: Client, task_queue: str, report: IncidentReport, rules: IncidentRules | None = None
+) -> tuple[str, WorkflowHandle]:
+    """(incident id, handle). The same policy and reference always lead to one workflow, new or existing."""
+    incident_id = incident_id_for(report.policy_id, report.reference)
+    handle = await client.start_workflow(
+        "IncidentWorkflow",
+        IncidentWorkflowInput(incident_id=incident_id, report=report, rules=rules or IncidentRules()),
+        id=incident_workflow_id(incident_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        result_type=IncidentStatus,
+        static_summary=f"Incident on policy {report.policy_id}: {report.grade.value}, {report.category.value}",
+    )
+    return incident_id, handle
+
+
+async def start_claim(client: Client, task_queue: str, workflow_input: ClaimWorkflowInput) -> WorkflowHandle:
+    """Raises WorkflowAlreadyStartedError when the claim id was ever used."""
+    return await client.start_workflow(
+        "ClaimWorkflow",
+        workflow_input,
+        id=claim_workflow_id(workflow_input.claim_id),
+        task_queue=task_queue,
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        result_type=ClaimStatus,
+        static_summary=f"Claim {workflow_input.claim_id} ({workflow_input.claimant.value}) "
+        f"for incident {workflow_input.incident_id}",
+    )
