@@ -1,4 +1,4 @@
-"""`cyberins incident`: report an incident (first notice of loss) and look at one."""
+"""`cyberins incident`: report an incident (first notice of loss), look at one or many."""
 
 from __future__ import annotations
 
@@ -7,16 +7,28 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from activities.incident_messages import IncidentReport
 from cli.connection import connect_or_fail
 from cli.files import query_status, read_document
+from cli.listing import DEFAULT_LIMIT, LIMIT_HELP, MAX_LIMIT, Listing, checked_id, print_listing
 from cli.running import run_async
+from cli.status_view import status_table
+from domain.incident import IncidentCategory, IncidentGrade
 from settings import get_settings
+from workflows import search_attributes as sa
 from workflows.incident_messages import IncidentStatus, incident_workflow_id
 from workflows.starting import report_incident
 
 app = typer.Typer(help="Report incidents and look at them.", no_args_is_help=True)
+INCIDENTS = Listing(
+    plural="incidents", workflow_type="IncidentWorkflow", id_prefix="incident-", id_column="incident_id",
+    columns={
+        "policy_id": sa.POLICY_ID, "grade": sa.INCIDENT_GRADE, "category": sa.INCIDENT_CATEGORY,
+        "report_overdue": sa.REPORT_OVERDUE,
+    },
+)
 
 
 @app.command("report")
@@ -55,12 +67,35 @@ async def _report(incident: IncidentReport) -> None:
 @app.command("show")
 def show(
     incident_id: Annotated[str, typer.Argument(help="The incident id printed by `incident report`")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
 ) -> None:
-    """Print an incident's status as JSON: cover, the reporting clock, response, evidence."""
+    """Print an incident's status: cover, the reporting clock, response, evidence."""
     status = run_async(_show(incident_id))
-    typer.echo(status.model_dump_json(indent=2))
+    if as_json:
+        typer.echo(status.model_dump_json(indent=2))
+    else:
+        Console().print(status_table(status, title=f"Incident {status.incident_id}", skip=("incident_id",)))
 
 
 async def _show(incident_id: str) -> IncidentStatus:
     client = await connect_or_fail(get_settings())
     return await query_status(client, incident_workflow_id(incident_id), IncidentStatus, what=f"incident {incident_id}")
+
+
+@app.command("list")
+def list_incidents(
+    policy_id: Annotated[str | None, typer.Option(help="Only this policy's incidents")] = None,
+    grade: Annotated[IncidentGrade | None, typer.Option(help="Only incidents of this grade")] = None,
+    category: Annotated[IncidentCategory | None, typer.Option(help="Only incidents of this category")] = None,
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Only incidents whose report to the authorities is overdue")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help=LIMIT_HELP)] = DEFAULT_LIMIT,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array")] = False,
+) -> None:
+    """List incidents from Temporal visibility (it lags a few seconds behind the workflows)."""
+    clauses = [
+        (sa.POLICY_ID, "=", checked_id(policy_id, "--policy-id")), (sa.INCIDENT_GRADE, "=", grade),
+        (sa.INCIDENT_CATEGORY, "=", category), (sa.REPORT_OVERDUE, "=", True if overdue else None),
+    ]
+    print_listing(INCIDENTS, clauses, limit=limit, as_json=as_json)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from cli import claim, dev, incident, keys, operations, policy
+from cli import claim, demo, dev, incident, keys, operations, policy
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
 from logs import configure_logging
 from settings import get_settings
@@ -33,6 +33,7 @@ def _configure() -> None:
 
 
 app.command("dev")(dev.dev)
+app.command("demo")(demo.demo)
 app.command("worker")(operations.worker)
 app.command("migrate")(operations.migrate)
 app.command("api")(operations.api)

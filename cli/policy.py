@@ -1,4 +1,4 @@
-"""`cyberins policy`: start a policy from an application file, and look at one."""
+"""`cyberins policy`: start a policy from an application file, look at one or many, decide a referral."""
 
 from __future__ import annotations
 
@@ -15,18 +15,35 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from cli.connection import connect_or_fail
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
 from cli.files import query_status, read_document
+from cli.listing import DEFAULT_LIMIT, LIMIT_HELP, MAX_LIMIT, Listing, print_listing
 from cli.running import run_async
 from cli.status_view import status_table
+from cli.updates import send_update
 from domain.application import PolicyApplication
+from domain.coverage import Industry
+from domain.money import Money
+from domain.policy import PolicyPhase
+from domain.rating import Decision
 from domain.rules import PolicyRules
 from settings import get_settings
-from workflows.messages import PolicyStatus, PolicyWorkflowInput, policy_workflow_id
+from workflows import search_attributes as sa
+from workflows.messages import (
+    PolicyStatus,
+    PolicyWorkflowInput,
+    UnderwriterDecision,
+    UnderwriterDecisionReceipt,
+    policy_workflow_id,
+)
 from workflows.starting import start_policy
 
-app = typer.Typer(help="Start policies and look at them.", no_args_is_help=True)
+app = typer.Typer(help="Start policies, look at them, and decide referrals.", no_args_is_help=True)
 
 STATUS_QUERY = "status"
 QUERY_TIMEOUT = timedelta(seconds=15)
+POLICIES = Listing(
+    plural="policies", workflow_type="PolicyWorkflow", id_prefix="policy-", id_column="policy_id",
+    columns={"phase": sa.POLICY_PHASE, "industry": sa.INDUSTRY, "risk_score": sa.RISK_SCORE, "term": sa.TERM_NUMBER},
+)
 
 
 def new_policy_id() -> str:
@@ -86,9 +103,64 @@ def show(
     if as_json:
         typer.echo(status.model_dump_json(indent=2))
     else:
-        Console().print(status_table(status))
+        Console().print(status_table(status, title=f"Policy {status.policy_id}", skip=("policy_id",)))
 
 
 async def _query_status(policy_id: str) -> PolicyStatus:
     client = await connect_or_fail(get_settings())
     return await query_status(client, policy_workflow_id(policy_id), PolicyStatus, what=f"policy {policy_id}")
+
+
+@app.command("list")
+def list_policies(
+    phase: Annotated[PolicyPhase | None, typer.Option(help="Only policies in this phase")] = None,
+    industry: Annotated[Industry | None, typer.Option(help="Only policies of this industry")] = None,
+    min_risk_score: Annotated[
+        int | None, typer.Option(min=0, max=100, help="Only policies scored at least this (0 to 100)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help=LIMIT_HELP)] = DEFAULT_LIMIT,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array")] = False,
+) -> None:
+    """List policies from Temporal visibility (it lags a few seconds behind the workflows)."""
+    clauses = [(sa.POLICY_PHASE, "=", phase), (sa.INDUSTRY, "=", industry), (sa.RISK_SCORE, ">=", min_risk_score)]
+    print_listing(POLICIES, clauses, limit=limit, as_json=as_json)
+
+
+@app.command("approve")
+def approve(
+    policy_id: Annotated[str, typer.Argument(help="A policy referred to an underwriter (phase `referred`)")],
+    underwriter: Annotated[str, typer.Option(help="The underwriter's id")],
+    reason: Annotated[str, typer.Option(help="Why; kept with the decision")],
+    decline: Annotated[bool, typer.Option("--decline", help="Decline the case instead of accepting it")] = False,
+    premium_fen: Annotated[
+        int | None, typer.Option(min=1, help="Accepting: set the premium (integer fen, CNY) instead of the rated one")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON")] = False,
+) -> None:
+    """The insurer's decision on a referral: accept (a quote follows) or, with --decline, decline."""
+    if decline and premium_fen is not None:
+        fail("--premium-fen sets the premium of an accepted case; leave it out with --decline", EXIT_BAD_INPUT)
+    try:
+        decision = UnderwriterDecision(
+            underwriter_id=underwriter, decision=Decision.DECLINE if decline else Decision.ACCEPT, reason=reason,
+            premium_override=Money(fen=premium_fen) if premium_fen is not None else None,
+        )
+    except ValidationError as error:
+        fail("\n".join(describe_validation_error(error, whole="decision")), EXIT_BAD_INPUT)
+    receipt = run_async(_decide(policy_id, decision))
+    if as_json:
+        typer.echo(receipt.model_dump_json(indent=2))
+        return
+    outcome = "declined" if receipt.decision is Decision.DECLINE else "accepted"
+    typer.echo(f"Policy {policy_id}: referral {outcome} by {underwriter}.")
+    if receipt.decision is Decision.ACCEPT:
+        typer.echo(f"  premium  {receipt.premium}")
+        typer.echo(f"  next     the insured accepts the quote; cyberins policy show {policy_id}")
+
+
+async def _decide(policy_id: str, decision: UnderwriterDecision) -> UnderwriterDecisionReceipt:
+    client = await connect_or_fail(get_settings())
+    return await send_update(
+        client, policy_workflow_id(policy_id), "decide_referral", decision, UnderwriterDecisionReceipt,
+        what=f"policy {policy_id}",
+    )

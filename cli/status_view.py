@@ -1,6 +1,6 @@
-"""A policy's status as a Rich table for `cyberins policy show`.
+"""Statuses as Rich tables for `cyberins policy|incident|claim show`, and a loss statement's lines.
 
-One row per field of `PolicyStatus`, in the model's order, so that a field added to the query shows
+One row per field of the status model, in the model's order, so that a field added to the query shows
 up here without a change; only the values that need a human layout have a formatter.
 """
 
@@ -10,12 +10,14 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from pydantic import BaseModel
 from rich.table import Table
 
 from domain.findings import FindingSummary, Severity
+from domain.loss_statement import LossStatement
 from domain.money import Money
 from domain.policy import Quote
-from workflows.messages import PolicyStatus
+from workflows.incident_messages import RegulatoryFiling
 
 NOT_YET = "-"
 
@@ -39,9 +41,23 @@ def _quote(quote: Quote) -> str:
     return f"{quote.quote_id}: premium {quote.premium}, expires {_value(quote.expires_at)}"
 
 
+def _filing(filing: RegulatoryFiling) -> str:
+    return f"{filing.kind.value} {filing.reference} via {filing.channel}, {_value(filing.filed_at)}"
+
+
+def _statement(statement: LossStatement) -> str:
+    lines = [f"total payable {statement.total_payable}"]
+    lines += [f"{line.head.value}: {line.payable} of {line.gross} claimed" for line in statement.lines]
+    if statement.exclusions_applied:
+        lines.append("exclusions: " + ", ".join(e.value for e in statement.exclusions_applied))
+    return "\n".join(lines)
+
+
 def _value(value: Any) -> str:
     if value is None or value == []:
         return NOT_YET
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, datetime):
         return value.isoformat(timespec="minutes")
     if isinstance(value, Enum):
@@ -52,17 +68,40 @@ def _value(value: Any) -> str:
         return _findings(value)
     if isinstance(value, Quote):
         return _quote(value)
+    if isinstance(value, RegulatoryFiling):
+        return _filing(value)
+    if isinstance(value, LossStatement):
+        return _statement(value)
     if isinstance(value, list):
         return "\n".join(_value(item) for item in value)
     return str(value)
 
 
-def status_table(status: PolicyStatus) -> Table:
-    table = Table(title=f"Policy {status.policy_id}", show_header=False, title_justify="left")
+def status_table(status: BaseModel, *, title: str, skip: tuple[str, ...] = ()) -> Table:
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for name in type(status).model_fields:
-        if name == "policy_id":
-            continue
-        table.add_row(name.replace("_", " ").capitalize(), _value(getattr(status, name)))
+        if name not in skip:
+            table.add_row(name.replace("_", " ").capitalize(), _value(getattr(status, name)))
+    return table
+
+
+def statement_table(statement: LossStatement) -> Table:
+    """`claim determine`: each head from what was claimed to what it pays (DOMAIN.md §4 steps 1-4)."""
+    table = Table(
+        title=f"Loss statement: {statement.total_payable} payable", title_justify="left",
+        caption=f"aggregate left after this claim: {statement.aggregate_remaining_after}",
+    )
+    for heading in ("head", "claimed", "retention", "coinsurance", "sublimit left", "payable"):
+        table.add_column(heading, justify="left" if heading == "head" else "right")
+    for line in statement.lines:
+        table.add_row(
+            line.head.value, str(line.gross), str(line.retention), f"{line.coinsurance_bps / 100:g}%",
+            str(line.sublimit_remaining), str(line.payable),
+        )
+    for item in statement.items:
+        if item.excluded_by:
+            table.add_row(f"  {item.item_id} excluded", str(item.claimed), "", "", "",
+                          ", ".join(e.value for e in item.excluded_by))
     return table
