@@ -42,6 +42,17 @@ async def _require_claim(uow: UnitOfWork, claim_id: str) -> None:
         raise ApplicationError(f"no claim {claim_id}", type="unknown_claim", non_retryable=True)
 
 
+# A claim may be opened the moment its incident is reported, before the incident workflow has
+# recorded the report: the basis is retried for about two minutes before the incident counts as unknown.
+INCIDENT_RECORDING_ATTEMPTS = 8
+
+
+def _not_recorded_yet(incident_id: str) -> ApplicationError:
+    if activity.in_activity() and activity.info().attempt < INCIDENT_RECORDING_ATTEMPTS:
+        return ApplicationError(f"incident {incident_id} is not recorded yet", type="incident_not_recorded_yet")
+    return unknown_incident(incident_id)
+
+
 class ClaimActivities:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -51,7 +62,7 @@ class ClaimActivities:
         async with UnitOfWork(self._sessions) as uow:
             incident = await uow.incidents.get(query.incident_id)
             if incident is None:
-                raise unknown_incident(query.incident_id)
+                raise _not_recorded_yet(query.incident_id)
             term = (
                 None
                 if incident.term_number is None

@@ -1,4 +1,5 @@
-"""`cyberins claim`: loss determination (定责定损) as a what-if, with no server involved."""
+"""`cyberins claim`: start claims and work them (定责定损, 理赔): loss items, determination, approval,
+interim payments; look at one or many; and a what-if loss determination with no server involved."""
 
 from __future__ import annotations
 
@@ -8,22 +9,43 @@ from typing import Annotated
 
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
+from rich.console import Console
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from cli.connection import connect_or_fail
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
 from cli.files import query_status, read_document
+from cli.listing import DEFAULT_LIMIT, LIMIT_HELP, MAX_LIMIT, Listing, checked_id, print_listing
 from cli.running import run_async
-from domain.claim import ClaimantKind
-from settings import get_settings
-from workflows.claim_messages import ClaimStatus, ClaimWorkflowInput, claim_workflow_id
-from workflows.starting import start_claim
+from cli.status_view import statement_table, status_table
+from cli.updates import send_update
+from domain.claim import ClaimantKind, ClaimPhase
+from domain.coverage import CoverageHead
 from domain.errors import DomainRuleError
 from domain.loss import LimitsUsed, LossConditions, LossItem, LossStatement, determine_loss
+from domain.money import Money
 from domain.schedule import CoverageSchedule
+from settings import get_settings
+from workflows import search_attributes as sa
+from workflows.claim_messages import (
+    Approval,
+    ClaimStatus,
+    ClaimWorkflowInput,
+    InterimPaymentRequest,
+    LossItemsSubmission,
+    claim_workflow_id,
+)
+from workflows.starting import start_claim
 
-app = typer.Typer(help="Start claims, look at them, and work out what a claim would pay.", no_args_is_help=True)
+app = typer.Typer(
+    help="Start claims, work them, look at them, and work out what a claim would pay.", no_args_is_help=True
+)
+CLAIMS = Listing(
+    plural="claims", workflow_type="ClaimWorkflow", id_prefix="claim-", id_column="claim_id",
+    columns={"policy_id": sa.POLICY_ID, "phase": sa.CLAIM_PHASE},
+)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer as JSON")]
+ClaimIdArgument = Annotated[str, typer.Argument(help="The claim id printed by `claim start`")]
 
 
 class WhatIfClaim(BaseModel):
@@ -101,12 +123,98 @@ async def _start(workflow_input: ClaimWorkflowInput) -> None:
 
 
 @app.command("show")
-def show(claim_id: Annotated[str, typer.Argument(help="The claim id printed by `claim start`")]) -> None:
-    """Print a claim's status as JSON: phase, statement, approvals, payments."""
+def show(claim_id: ClaimIdArgument, as_json: JsonOption = False) -> None:
+    """Print a claim's status: phase, statement, approvals, payments."""
     status = run_async(_show(claim_id))
-    typer.echo(status.model_dump_json(indent=2))
+    if as_json:
+        typer.echo(status.model_dump_json(indent=2))
+    else:
+        _print_status(status)
 
 
 async def _show(claim_id: str) -> ClaimStatus:
     client = await connect_or_fail(get_settings())
     return await query_status(client, claim_workflow_id(claim_id), ClaimStatus, what=f"claim {claim_id}")
+
+
+def _print_status(status: ClaimStatus) -> None:
+    Console().print(status_table(status, title=f"Claim {status.claim_id}", skip=("claim_id",)))
+
+
+@app.command("list")
+def list_claims(
+    policy_id: Annotated[str | None, typer.Option(help="Only this policy's claims")] = None,
+    phase: Annotated[ClaimPhase | None, typer.Option(help="Only claims in this phase")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help=LIMIT_HELP)] = DEFAULT_LIMIT,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array")] = False,
+) -> None:
+    """List claims from Temporal visibility (it lags a few seconds behind the workflows)."""
+    clauses = [(sa.POLICY_ID, "=", checked_id(policy_id, "--policy-id")), (sa.CLAIM_PHASE, "=", phase)]
+    print_listing(CLAIMS, clauses, limit=limit, as_json=as_json)
+
+
+@app.command("add-items")
+def add_items(
+    claim_id: ClaimIdArgument,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help='{"items": [loss items]} as JSON')
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Add loss items to a claim (the adjuster's step); a determined claim goes back to gathering."""
+    submission = read_document(file, LossItemsSubmission, what="loss items submission")
+    _answer_with_status(claim_id, "submit_loss_items", submission, as_json)
+
+
+@app.command("determine")
+def determine(claim_id: ClaimIdArgument, as_json: JsonOption = False) -> None:
+    """Determine the loss (定损) against the policy's remaining limits; the claim goes to review."""
+    statement = run_async(_update(claim_id, "determine", None, LossStatement))
+    if as_json:
+        typer.echo(statement.model_dump_json(indent=2))
+    else:
+        Console().print(statement_table(statement))
+        typer.echo(f"Claim {claim_id} is in review; approve it with `cyberins claim approve {claim_id} --approver ID`.")
+
+
+@app.command("approve")
+def approve(
+    claim_id: ClaimIdArgument,
+    approver: Annotated[str, typer.Option(help="The adjuster's id; above the authority limit a second, different one")],
+    as_json: JsonOption = False,
+) -> None:
+    """Approve a determined claim in review; with enough approvals the offer goes to the insured."""
+    _answer_with_status(claim_id, "approve", _valid(Approval, "approval", approver_id=approver), as_json)
+
+
+@app.command("pay")
+def pay(
+    claim_id: ClaimIdArgument,
+    head: Annotated[CoverageHead, typer.Option(help="The head paid ahead of settlement")],
+    amount_fen: Annotated[int, typer.Option(min=1, help="Integer fen (1/100 yuan), CNY")],
+    approver: Annotated[str, typer.Option(help="Who approves the payment")],
+    as_json: JsonOption = False,
+) -> None:
+    """An interim payment of urgent costs, within what the current determination makes payable."""
+    request = _valid(InterimPaymentRequest, "payment", head=head, amount=Money(fen=amount_fen), approver_id=approver)
+    _answer_with_status(claim_id, "interim_payment", request, as_json)
+
+
+def _valid(model: type[BaseModel], what: str, **values):
+    try:
+        return model(**values)
+    except ValidationError as error:
+        fail("\n".join(describe_validation_error(error, whole=what)), EXIT_BAD_INPUT)
+
+
+def _answer_with_status(claim_id: str, update: str, message: BaseModel, as_json: bool) -> None:
+    status = run_async(_update(claim_id, update, message, ClaimStatus))
+    if as_json:
+        typer.echo(status.model_dump_json(indent=2))
+    else:
+        _print_status(status)
+
+
+async def _update(claim_id: str, update: str, message: BaseModel | None, result_type):
+    client = await connect_or_fail(get_settings())
+    return await send_update(client, claim_workflow_id(claim_id), update, message, result_type, what=f"claim {claim_id}")

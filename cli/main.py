@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from cli import claim, demo, dev, incident, keys, operations, policy
+from cli import claim, demo, dev, incident, keys, operations, policy, signals
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
 from logs import configure_logging
 from settings import get_settings
@@ -41,6 +41,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(policy.app, name="policy")
 app.add_typer(incident.app, name="incident")
 app.add_typer(claim.app, name="claim")
+app.add_typer(signals.app, name="signals")
 
 if __name__ == "__main__":
     app()

@@ -50,7 +50,7 @@ async def send_update(
             name, args=args, result_type=result_type, rpc_timeout=UPDATE_TIMEOUT
         )
     except WorkflowUpdateFailedError as error:
-        fail(f"{what} refused {name.replace('_', ' ')}: {refusal_reason(error)}")
+        fail(f"{what} refused: {refusal_reason(error)}")
     except WorkflowUpdateRPCTimeoutOrCancelledError:
         fail(f"{what} did not answer within {UPDATE_TIMEOUT.seconds} s; is `make dev` or `cyberins worker` running?")
     except RPCError as error:

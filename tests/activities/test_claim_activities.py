@@ -4,14 +4,16 @@ payout that pays once however often it is ordered."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
-from activities.claim import ClaimActivities
+from activities.claim import INCIDENT_RECORDING_ATTEMPTS, ClaimActivities
 from activities.claim_messages import (
     LoadClaimBasis,
     RecordClaim,
@@ -215,6 +217,20 @@ async def test_the_basis_of_an_unknown_incident_is_refused(claims: ClaimActiviti
     with pytest.raises(ApplicationError) as raised:
         await claims.load_claim_basis(LoadClaimBasis(incident_id="inc-none"))
     assert raised.value.type == "unknown_incident" and raised.value.non_retryable
+
+
+async def test_the_basis_of_an_incident_not_yet_recorded_is_retried_before_it_counts_as_unknown(
+    claims: ClaimActivities,
+) -> None:
+    """A claim opened the moment its incident is reported may look before the report is recorded."""
+    query = LoadClaimBasis(incident_id="inc-none")
+    cases = [(1, "incident_not_recorded_yet", True), (INCIDENT_RECORDING_ATTEMPTS, "unknown_incident", False)]
+    for attempt, expected_type, retryable in cases:
+        environment = ActivityEnvironment()
+        environment.info = dataclasses.replace(environment.info, attempt=attempt)
+        with pytest.raises(ApplicationError) as raised:
+            await environment.run(claims.load_claim_basis, query)
+        assert (raised.value.type, not raised.value.non_retryable) == (expected_type, retryable)
 
 
 async def test_a_claim_and_its_phases_retried_are_stored_once_and_the_claim_shows_the_latest(

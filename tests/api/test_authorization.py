@@ -144,7 +144,8 @@ BODIES: dict[tuple[str, str], Body] = {
 
 def incident_body(policy_id: str, *, reference: str) -> dict[str, Any]:
     return {
-        "policy_id": policy_id, "reference": reference, "discovered_at": NOW.isoformat(), "grade": "general",
+        "policy_id": policy_id, "reference": reference, "grade": "general",
+        "discovered_at": datetime.now(timezone.utc).isoformat(),  # within the term just bound
         "category": "malicious_program", "summary": "ransomware on a file server",
     }
 
@@ -267,6 +268,10 @@ async def world(api_stack):
         b_policy = (await b[INSURED].client.post("/v1/policies", application_body(b[INSURER].id, b[VENDOR].id)))["id"]
         built = World(a, b, {POLICY: policy, INCIDENT: incident, CLAIM: claim}, b_policy)
         await _settled(api_stack, built.workflow_ids)
+        # Open workflows, so that a message delivered by mistake would show in their histories.
+        claim_status = await insurer.get(f"/v1/claims/{claim}")
+        assert claim_status["phase"] == "gathering_loss", claim_status
+        assert (await insured.get(f"/v1/incidents/{incident}"))["phase"] == "reported"
         yield built
     finally:
         for party in [*a.values(), *b.values()]:
