@@ -15,11 +15,13 @@ from settings import Settings
 
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_UI_PORT = 8233
+DEFAULT_API_PORT = 8300
+DEFAULT_PG_PORT = 55432
 EXAMPLE_APPLICATION = "examples/application.json"
 
 
-def apply_command(settings: Settings, server: TemporalDevServer) -> str:
-    """The command that starts a policy against this stack, with the env it needs on other ports."""
+def _stack_env(settings: Settings, server: TemporalDevServer) -> list[str]:
+    """What a command run beside this stack needs set when the stack runs on other ports."""
     env = []
     if server.port != DEFAULT_TEMPORAL_PORT:
         env.append(f"TEMPORAL_ADDRESS={server.target_host}")
@@ -27,7 +29,22 @@ def apply_command(settings: Settings, server: TemporalDevServer) -> str:
         env.append(f"CYBERINS_TEMPORAL_UI_PORT={server.ui_port}")
     if settings.task_queue != "cyberins-policy":
         env.append(f"CYBERINS_TASK_QUEUE={shlex.quote(settings.task_queue)}")
-    return " ".join([*env, ".venv/bin/cyberins policy apply", EXAMPLE_APPLICATION])
+    return env
+
+
+def apply_command(settings: Settings, server: TemporalDevServer) -> str:
+    """The command that starts a policy against this stack."""
+    return " ".join([*_stack_env(settings, server), ".venv/bin/cyberins policy apply", EXAMPLE_APPLICATION])
+
+
+def demo_command(settings: Settings, server: TemporalDevServer) -> str:
+    """The demo talks to the API, and issues its parties' keys in the stack's database."""
+    env = _stack_env(settings, server)
+    if settings.api_port != DEFAULT_API_PORT:
+        env.append(f"CYBERINS_API_PORT={settings.api_port}")
+    if settings.database_url is None and settings.postgres_port != DEFAULT_PG_PORT:
+        env.append(f"CYBERINS_POSTGRES_PORT={settings.postgres_port}")
+    return " ".join([*env, ".venv/bin/cyberins demo"])
 
 
 def stack_panel(
@@ -50,5 +67,5 @@ def stack_panel(
     logs = [server.log_file] + ([postgres.log_file] if postgres else [])
     table.add_row("Server logs", "\n".join(str(path) for path in logs))
     table.add_row("Start a policy", apply_command(settings, server))
-    table.add_row("Watch a demo", ".venv/bin/cyberins demo")
+    table.add_row("Watch a demo", demo_command(settings, server))
     return Panel(table, title="cyberins dev stack", expand=False)

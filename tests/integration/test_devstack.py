@@ -28,20 +28,20 @@ CLI = [sys.executable, "-m", "cli.main"]
 TEMPORAL = Path(sys.executable).parent / "temporal"
 EXAMPLES = REPO / "examples"
 EXAMPLE = EXAMPLES / "application.json"
-MAKE_DEV_PORTS = {7233, 8233, 55432}
+MAKE_DEV_PORTS = {7233, 8233, 55432, 8300}
 START_TIMEOUT = 60
 STOP_TIMEOUT = 40
 
 
 def pick_free_ports() -> dict[str, int]:
-    """Three distinct free ports, none of them one that `make dev` uses."""
+    """Four distinct free ports, none of them one that `make dev` uses."""
     chosen: set[int] = set()
-    while len(chosen) < 3:
+    while len(chosen) < 4:
         port = free_port()
         if port not in MAKE_DEV_PORTS:
             chosen.add(port)
-    temporal, ui, pg = sorted(chosen)
-    return {"temporal": temporal, "ui": ui, "pg": pg}
+    temporal, ui, pg, api = sorted(chosen)
+    return {"temporal": temporal, "ui": ui, "pg": pg, "api": api}
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -68,9 +68,11 @@ class RunningStack:
         env = clean_env(
             TEMPORAL_ADDRESS=f"127.0.0.1:{self.ports['temporal']}",
             CYBERINS_TEMPORAL_UI_PORT=str(self.ports["ui"]),
+            CYBERINS_API_PORT=str(self.ports["api"]),
+            CYBERINS_POSTGRES_PORT=str(self.ports["pg"]),
         )
         return subprocess.run(
-            [*CLI, *args], cwd=REPO, env=env, check=False, capture_output=True, text=True, timeout=60
+            [*CLI, *args], cwd=REPO, env=env, check=False, capture_output=True, text=True, timeout=120
         )
 
     def interrupt(self) -> int:
@@ -93,6 +95,8 @@ def launch(state_dir: Path, ports: dict[str, int], name: str) -> RunningStack:
                 str(ports["ui"]),
                 "--pg-port",
                 str(ports["pg"]),
+                "--api-port",
+                str(ports["api"]),
             ],
             cwd=REPO,
             env=clean_env(),
@@ -197,6 +201,10 @@ def test_dev_stack_runs_a_policy_and_keeps_it_across_restarts(stack_folder: Path
         assert described["workflowExecutionInfo"]["type"]["name"] == "PolicyWorkflow"
         assert described["workflowExecutionInfo"]["status"] == "WORKFLOW_EXECUTION_STATUS_RUNNING"
         assert wait_for_phase(stack, policy_id, "awaiting_assessment")["policy_id"] == policy_id
+        assert f"http://127.0.0.1:{stack.ports['api']}" in stack.output()  # the panel says where the API is
+        demo = stack.cli("demo")
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "Done. policy pol-" in demo.stdout and "paid ¥" in demo.stdout
 
         again = stack.cli("policy", "apply", str(EXAMPLE), "--policy-id", policy_id)
         assert again.returncode == 1 and "already exists" in again.stderr
@@ -273,7 +281,7 @@ def drive_through_the_readme(stack: RunningStack, policy_id: str) -> None:
     )
     assert again.returncode == 0 and f"incident id  {incident_id}" in again.stdout
     deadline = time.monotonic() + 30
-    while (incident := json.loads(stack.cli("incident", "show", incident_id).stdout))["dispatched_vendor"] is None:
+    while (incident := json.loads(stack.cli("incident", "show", incident_id, "--json").stdout))["dispatched_vendor"] is None:
         assert time.monotonic() < deadline, incident
         time.sleep(0.5)
     assert incident["covered"] is True and incident["report_deadline"] is not None
@@ -281,7 +289,7 @@ def drive_through_the_readme(stack: RunningStack, policy_id: str) -> None:
     assert claimed.returncode == 0, claimed.stderr
     claim_id = claimed.stdout.split("claim id")[1].split()[0]
     deadline = time.monotonic() + 30
-    while (claim := json.loads(stack.cli("claim", "show", claim_id).stdout))["policy_id"] is None:
+    while (claim := json.loads(stack.cli("claim", "show", claim_id, "--json").stdout))["policy_id"] is None:
         assert time.monotonic() < deadline, claim
         time.sleep(0.5)
     assert claim["phase"] == "gathering_loss"
