@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 
 from fastapi import APIRouter, status
@@ -63,6 +64,7 @@ from workflows.starting import start_policy
 
 router = APIRouter(prefix="/v1", tags=["policies"])
 SIGNAL_FINDINGS = 5_000  # MonitoringBatch's limit: the most findings one signal carries
+PARALLEL_SIGNALS = 16  # policies signalled at once; one policy's signals stay in order
 
 
 async def _update(call: Call, policy_id: str, name: str, body, result_type):
@@ -207,22 +209,29 @@ async def report_findings(body: FindingsBatch, call: VendorCall) -> JSONResponse
     unknown = sorted(set(groups) - granted)
     if unknown:
         raise not_found("policy", unknown[0])
+    parallel = asyncio.Semaphore(PARALLEL_SIGNALS)
+
+    async def deliver(policy_id: str, findings: list[MonitoringFinding]) -> DeliveredGroup:
+        chunks = [findings[i : i + SIGNAL_FINDINGS] for i in range(0, len(findings), SIGNAL_FINDINGS)]
+        async with parallel:
+            for chunk in chunks:
+                await temporal_calls.signal(
+                    call.temporal, policy_workflow_id(policy_id), "report_findings",
+                    MonitoringBatch(vendor_id=call.caller.party_id, findings=chunk), what=f"policy {policy_id}",
+                )
+        return DeliveredGroup(policy_id=policy_id, findings=len(findings), signals=len(chunks))
 
     async def action() -> FindingsAccepted:
-        delivered = []
-        for policy_id, findings in groups.items():
-            chunks = [findings[i : i + SIGNAL_FINDINGS] for i in range(0, len(findings), SIGNAL_FINDINGS)]
-            for chunk in chunks:
-                batch = MonitoringBatch(vendor_id=call.caller.party_id, findings=chunk)
-                try:
-                    await temporal_calls.signal(
-                        call.temporal, policy_workflow_id(policy_id), "report_findings", batch, what=f"policy {policy_id}"
-                    )
-                except Problem as problem:
-                    problem.extensions["delivered"] = [group.model_dump() for group in delivered]
-                    problem.detail += " (the groups listed under `delivered` were applied; resending all is safe)"
-                    raise
-            delivered.append(DeliveredGroup(policy_id=policy_id, findings=len(findings), signals=len(chunks)))
+        outcomes = await asyncio.gather(*(deliver(p, f) for p, f in groups.items()), return_exceptions=True)
+        delivered = [o for o in outcomes if isinstance(o, DeliveredGroup)]
+        failures = [o for o in outcomes if not isinstance(o, DeliveredGroup)]
+        if failures:
+            first = failures[0]
+            if not isinstance(first, Problem):
+                raise first
+            first.extensions["delivered"] = [group.model_dump() for group in delivered]
+            first.detail += " (the groups listed under `delivered` were applied; resending the batch is safe)"
+            raise first
         return FindingsAccepted(
             findings=len(body.findings), policies=len(delivered), signals=sum(g.signals for g in delivered),
             delivered=delivered,

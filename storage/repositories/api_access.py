@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import ApiGrantRow, ApiKeyRow, ApiRequestRow, WebhookSecretRow
 
 
+GRANT_PAGE = 10_000
+
+
 @dataclass(frozen=True)
 class StoredKey:
     key_id: str
@@ -94,18 +97,20 @@ class ApiAccessRepository:
         await self._session.execute(insert(ApiGrantRow).on_conflict_do_nothing(), rows)
 
     async def granted(self, party_kind: str, party_id: str, object_kind: str, object_ids: set[str]) -> set[str]:
-        """Which of `object_ids` this party may act on."""
-        if not object_ids:
-            return set()
-        rows = await self._session.scalars(
-            select(ApiGrantRow.object_id).where(
-                ApiGrantRow.party_kind == party_kind,
-                ApiGrantRow.party_id == party_id,
-                ApiGrantRow.object_kind == object_kind,
-                ApiGrantRow.object_id.in_(object_ids),
+        """Which of `object_ids` this party may act on (asked in pages: PostgreSQL takes 32,767 parameters)."""
+        wanted = sorted(object_ids)
+        found: set[str] = set()
+        for start in range(0, len(wanted), GRANT_PAGE):
+            rows = await self._session.scalars(
+                select(ApiGrantRow.object_id).where(
+                    ApiGrantRow.party_kind == party_kind,
+                    ApiGrantRow.party_id == party_id,
+                    ApiGrantRow.object_kind == object_kind,
+                    ApiGrantRow.object_id.in_(wanted[start : start + GRANT_PAGE]),
+                )
             )
-        )
-        return set(rows)
+            found.update(rows)
+        return found
 
     async def grantees(self, object_kind: str, object_id: str) -> set[tuple[str, str]]:
         rows = await self._session.execute(
