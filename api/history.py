@@ -60,4 +60,4 @@ async def read_history(client: Client, workflow_id: str, *, what: str, limit: in
                     name=_name(event),
                 )
             )
-    return History(workflow_id=workflow_id, run_id=None, events=events, truncated=truncated)
+    return History(workflow_id=workflow_id, events=events, truncated=truncated)

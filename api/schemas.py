@@ -116,6 +116,5 @@ class HistoryEvent(_Body):
 
 class History(_Body):
     workflow_id: str
-    run_id: str | None
     events: list[HistoryEvent]
     truncated: bool

@@ -18,6 +18,10 @@ from storage.migrate import upgrade_to_head
 from storage.models import Base
 
 EXPECTED_TABLES = {
+    "api_keys",
+    "webhook_secrets",
+    "api_grants",
+    "api_requests",
     "organisations",
     "applications",
     "assessments",
@@ -62,7 +66,7 @@ async def test_upgrade_to_head_builds_every_table_of_an_empty_database(empty_dat
         await engine.dispose()
 
     assert tables >= EXPECTED_TABLES
-    assert version == "0002"
+    assert version == "0003"
     assert sequence is True
     assert drift == [], f"migrations and models differ: {drift}"
 
@@ -77,7 +81,7 @@ async def test_upgrade_to_head_twice_changes_nothing(empty_database_url: str) ->
             versions = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
     finally:
         await engine.dispose()
-    assert [tuple(v) for v in versions] == [("0002",)]
+    assert [tuple(v) for v in versions] == [("0003",)]
 
 
 async def test_migrate_works_from_any_folder_and_leaves_logging_and_imports_alone(
