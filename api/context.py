@@ -96,6 +96,7 @@ class Call:
     request: Request
     services: Services
     replay_key: tuple[str, str] | None = None  # ("idempotency" | "webhook", key)
+    _open_uow: UnitOfWork | None = None  # the replay's transaction, while its action runs
 
     @property
     def temporal(self) -> Client:
@@ -109,6 +110,10 @@ class Call:
             raise not_found(kind.value, object_id)
 
     async def grant(self, kind: ObjectKind, object_id: str, parties: set[tuple[str, str]]) -> None:
+        """Inside a replayable action, in its transaction: stored with the answer, or not at all."""
+        if self._open_uow is not None:
+            await self._open_uow.api.grant(kind.value, object_id, parties)
+            return
         async with UnitOfWork(self.services.sessions) as uow:
             await uow.api.grant(kind.value, object_id, parties)
 
@@ -140,7 +145,11 @@ class Call:
                 response = _json(stored.status_code, stored.response)
                 response.headers["Idempotent-Replayed"] = "true"
                 return response
-            body = jsonable_encoder(await action())
+            self._open_uow = uow
+            try:
+                body = jsonable_encoder(await action())
+            finally:
+                self._open_uow = None
             await uow.api.store_answer(
                 party_kind, party_id, key_kind, key, StoredAnswer(fingerprint, status_code, body)
             )
