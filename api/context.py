@@ -11,7 +11,6 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
@@ -23,23 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api import keys, signatures
+from api.parties import ObjectKind, PartyKind
 from api.problems import Problem, not_found
 from storage.repositories import StoredAnswer
 from storage.unit_of_work import UnitOfWork
 
 MAX_IDEMPOTENCY_KEY = 255
-
-
-class PartyKind(StrEnum):
-    INSURED = "insured"
-    VENDOR = "vendor"
-    INSURER = "insurer"
-
-
-class ObjectKind(StrEnum):
-    POLICY = "policy"
-    INCIDENT = "incident"
-    CLAIM = "claim"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api import keys
-from api.context import PartyKind
+from api.parties import PartyKind
 from api.signatures import SECRET_PREFIX
 from storage.unit_of_work import UnitOfWork
 

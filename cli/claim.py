@@ -157,7 +157,8 @@ def list_claims(
 def add_items(
     claim_id: ClaimIdArgument,
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help='{"items": [loss items]} as JSON')
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, help='{"items": [loss items]} as JSON'),
     ],
     as_json: JsonOption = False,
 ) -> None:
@@ -174,13 +175,15 @@ def determine(claim_id: ClaimIdArgument, as_json: JsonOption = False) -> None:
         typer.echo(statement.model_dump_json(indent=2))
     else:
         Console().print(statement_table(statement))
-        typer.echo(f"Claim {claim_id} is in review; approve it with `cyberins claim approve {claim_id} --approver ID`.")
+        typer.echo(f"Claim {claim_id} is in review: `cyberins claim approve {claim_id} --approver ID`.")
 
 
 @app.command("approve")
 def approve(
     claim_id: ClaimIdArgument,
-    approver: Annotated[str, typer.Option(help="The adjuster's id; above the authority limit a second, different one")],
+    approver: Annotated[
+        str, typer.Option(help="The adjuster's id; above the authority limit a second, different one")
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Approve a determined claim in review; with enough approvals the offer goes to the insured."""
@@ -196,7 +199,9 @@ def pay(
     as_json: JsonOption = False,
 ) -> None:
     """An interim payment of urgent costs, within what the current determination makes payable."""
-    request = _valid(InterimPaymentRequest, "payment", head=head, amount=Money(fen=amount_fen), approver_id=approver)
+    request = _valid(
+        InterimPaymentRequest, "payment", head=head, amount=Money(fen=amount_fen), approver_id=approver
+    )
     _answer_with_status(claim_id, "interim_payment", request, as_json)
 
 
@@ -217,4 +222,5 @@ def _answer_with_status(claim_id: str, update: str, message: BaseModel, as_json:
 
 async def _update(claim_id: str, update: str, message: BaseModel | None, result_type):
     client = await connect_or_fail(get_settings())
-    return await send_update(client, claim_workflow_id(claim_id), update, message, result_type, what=f"claim {claim_id}")
+    workflow_id = claim_workflow_id(claim_id)
+    return await send_update(client, workflow_id, update, message, result_type, what=f"claim {claim_id}")

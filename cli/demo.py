@@ -14,16 +14,18 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from api.client import ApiClient, ApiError
-from api.context import PartyKind
+from api.parties import PartyKind
 from cli.errors import fail
 from cli.running import run_async
 from settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from api.client import ApiClient
 
 PANEL_VENDOR = "panel-ir-01"  # first on the default schedule's emergency-response panel
 WAIT_SECONDS = 60
@@ -245,6 +247,8 @@ async def _provision(settings: Settings) -> dict[str, Any]:
 
 
 async def _demo(console: Console) -> dict[str, str]:
+    from api.client import ApiClient, ApiError
+
     settings = get_settings()
     credentials = await _provision(settings)
     base = settings.api_base_url

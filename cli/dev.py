@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 
 from cli.running import run_async
-from devstack.stack import run_dev_stack
 from settings import get_settings
 
 
@@ -28,5 +27,7 @@ def dev(
         "postgres_port": pg_port,
         "api_port": api_port,
     }
+    from devstack.stack import run_dev_stack
+
     settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
     raise typer.Exit(run_async(run_dev_stack(settings, Console(soft_wrap=True))))

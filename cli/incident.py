@@ -79,7 +79,8 @@ def show(
 
 async def _show(incident_id: str) -> IncidentStatus:
     client = await connect_or_fail(get_settings())
-    return await query_status(client, incident_workflow_id(incident_id), IncidentStatus, what=f"incident {incident_id}")
+    workflow_id = incident_workflow_id(incident_id)
+    return await query_status(client, workflow_id, IncidentStatus, what=f"incident {incident_id}")
 
 
 @app.command("list")

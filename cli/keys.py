@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.context import PartyKind
+from api.parties import PartyKind
 from cli.errors import EXIT_BAD_INPUT, fail
 from cli.running import run_async
 from settings import get_settings

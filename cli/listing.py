@@ -31,7 +31,7 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 10_000
 SAFE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 LAG_NOTE = "From Temporal visibility: a change can take a few seconds to show."
-LIMIT_HELP = f"At most this many rows, newest first (1 to {MAX_LIMIT:,})"
+LIMIT_HELP = f"At most this many rows (1 to {MAX_LIMIT:,}): open workflows first, then the latest closed"
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def _literal(value: Any) -> str:
 
 def visibility_query(listing: Listing, clauses: Sequence[Clause]) -> str:
     parts = [f"WorkflowType = '{listing.workflow_type}'", "ExecutionStatus != 'ContinuedAsNew'"]
-    parts += [f"{key.name} {operator} {_literal(value)}" for key, operator, value in clauses if value is not None]
+    parts += [f"{key.name} {op} {_literal(value)}" for key, op, value in clauses if value is not None]
     return " AND ".join(parts)
 
 
@@ -80,15 +80,17 @@ def _row(listing: Listing, execution: WorkflowExecution) -> dict[str, Any]:
     return row
 
 
-async def fetch_rows(client: Client, listing: Listing, clauses: Sequence[Clause], limit: int) -> list[dict[str, Any]]:
+async def fetch_rows(
+    client: Client, listing: Listing, clauses: Sequence[Clause], limit: int
+) -> list[dict[str, Any]]:
     query = visibility_query(listing, clauses)
     try:
         return [_row(listing, execution) async for execution in client.list_workflows(query, limit=limit)]
     except RPCError as error:
         if error.status == RPCStatusCode.INVALID_ARGUMENT:
             fail(
-                f"Temporal refused the query ({error.message}); are the Cyberins search attributes registered "
-                "in this namespace? See the README"
+                f"Temporal refused the query ({error.message}); are the Cyberins search attributes "
+                "registered in this namespace? See the README"
             )
         fail(f"listing {listing.plural} failed: {error.message}")
 
@@ -109,8 +111,10 @@ def _json_value(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def rows_table(listing: Listing, rows: list[dict[str, Any]]) -> Table:
-    table = Table(title=f"{listing.plural.capitalize()} ({len(rows)})", title_justify="left", caption=LAG_NOTE)
+def rows_table(listing: Listing, rows: list[dict[str, Any]], *, limit: int) -> Table:
+    title = f"{listing.plural.capitalize()} ({len(rows)})"
+    caption = LAG_NOTE + (f"\nThere may be more than {limit}: raise --limit." if len(rows) >= limit else "")
+    table = Table(title=title, title_justify="left", caption=caption)
     headings = [listing.id_column, *listing.columns, "started_at", "temporal_status"]
     for heading in headings:
         table.add_column(heading.replace("_", " "), no_wrap=heading == listing.id_column)
@@ -124,7 +128,7 @@ def print_listing(listing: Listing, clauses: Sequence[Clause], *, limit: int, as
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=_json_value))
     else:
-        Console().print(rows_table(listing, rows))
+        Console().print(rows_table(listing, rows, limit=limit))
 
 
 async def _fetch(listing: Listing, clauses: Sequence[Clause], limit: int) -> list[dict[str, Any]]:

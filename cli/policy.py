@@ -42,7 +42,9 @@ STATUS_QUERY = "status"
 QUERY_TIMEOUT = timedelta(seconds=15)
 POLICIES = Listing(
     plural="policies", workflow_type="PolicyWorkflow", id_prefix="policy-", id_column="policy_id",
-    columns={"phase": sa.POLICY_PHASE, "industry": sa.INDUSTRY, "risk_score": sa.RISK_SCORE, "term": sa.TERM_NUMBER},
+    columns={
+        "phase": sa.POLICY_PHASE, "industry": sa.INDUSTRY, "risk_score": sa.RISK_SCORE, "term": sa.TERM_NUMBER
+    },
 )
 
 
@@ -122,7 +124,9 @@ def list_policies(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array")] = False,
 ) -> None:
     """List policies from Temporal visibility (it lags a few seconds behind the workflows)."""
-    clauses = [(sa.POLICY_PHASE, "=", phase), (sa.INDUSTRY, "=", industry), (sa.RISK_SCORE, ">=", min_risk_score)]
+    clauses = [
+        (sa.POLICY_PHASE, "=", phase), (sa.INDUSTRY, "=", industry), (sa.RISK_SCORE, ">=", min_risk_score)
+    ]
     print_listing(POLICIES, clauses, limit=limit, as_json=as_json)
 
 
@@ -131,18 +135,20 @@ def approve(
     policy_id: Annotated[str, typer.Argument(help="A policy referred to an underwriter (phase `referred`)")],
     underwriter: Annotated[str, typer.Option(help="The underwriter's id")],
     reason: Annotated[str, typer.Option(help="Why; kept with the decision")],
-    decline: Annotated[bool, typer.Option("--decline", help="Decline the case instead of accepting it")] = False,
+    decline: Annotated[bool, typer.Option("--decline", help="Decline the case instead of accepting")] = False,
     premium_fen: Annotated[
-        int | None, typer.Option(min=1, help="Accepting: set the premium (integer fen, CNY) instead of the rated one")
+        int | None, typer.Option(min=1, help="Accepting: this premium, integer fen (CNY), not the rated one")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the receipt as JSON")] = False,
 ) -> None:
     """The insurer's decision on a referral: accept (a quote follows) or, with --decline, decline."""
     if decline and premium_fen is not None:
-        fail("--premium-fen sets the premium of an accepted case; leave it out with --decline", EXIT_BAD_INPUT)
+        fail("--premium-fen is for accepting; leave it out with --decline", EXIT_BAD_INPUT)
     try:
         decision = UnderwriterDecision(
-            underwriter_id=underwriter, decision=Decision.DECLINE if decline else Decision.ACCEPT, reason=reason,
+            underwriter_id=underwriter,
+            decision=Decision.DECLINE if decline else Decision.ACCEPT,
+            reason=reason,
             premium_override=Money(fen=premium_fen) if premium_fen is not None else None,
         )
     except ValidationError as error:

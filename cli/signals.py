@@ -77,9 +77,11 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 def _progress() -> Progress:
+    """On stderr, so that stdout holds only the totals; off when stderr is not a terminal (a log, a pipe)."""
+    console = Console(stderr=True)
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), transient=True,
+        console=console, transient=True, disable=not console.is_terminal,
     )
 
 
@@ -134,8 +136,8 @@ def _refusal(response: httpx.Response) -> str:
         return f"{response.status_code}: {response.text[:300]}"
     if not isinstance(problem, dict):
         return f"{response.status_code}: {str(problem)[:300]}"
-    text = f"{response.status_code} {problem.get('code', '')}: {problem.get('detail', problem.get('title', ''))}"
-    return text.replace(" :", ":")
+    code, detail = problem.get("code", ""), problem.get("detail", problem.get("title", ""))
+    return f"{response.status_code} {code}: {detail}".replace(" :", ":")
 
 
 async def send_file(
@@ -152,7 +154,8 @@ async def send_file(
                         FINDINGS_PATH, {"findings": batch}, key=webhook_id(checked.sha256, batch_size, number)
                     )
                 except httpx.HTTPError as error:
-                    fail(f"cannot reach the API at {api_url} ({type(error).__name__}: {error}); {_resume(sent)}")
+                    problem = f"{type(error).__name__}: {error}"
+                    fail(f"cannot reach the API at {api_url} ({problem}); {_resume(sent)}")
                 if not response.is_success:
                     fail(
                         f"the API refused batch {number} (lines {first_line} to {last_line}): "
@@ -162,7 +165,7 @@ async def send_file(
                 sent.findings += len(batch)
                 sent.batches += 1
                 sent.signals += int(answer.get("signals", 0))
-                sent.replayed_batches += response.headers.get("Idempotent-Replayed") == "true"
+                sent.replayed_batches += int(response.headers.get("Idempotent-Replayed") == "true")
                 first_line = last_line + 1
                 progress.advance(task, len(batch))
     return sent
@@ -171,7 +174,10 @@ async def send_file(
 def _resume(sent: Sent) -> str:
     if not sent.batches:
         return "nothing was sent"
-    return f"the {sent.batches} batches ({sent.findings} findings) before it were accepted; sending the file again is safe"
+    return (
+        f"the {sent.batches} batches ({sent.findings} findings) before it were accepted; "
+        "sending the file again is safe"
+    )
 
 
 SEND_HELP = (
@@ -200,12 +206,13 @@ def send(
     api_url: Annotated[
         str | None, typer.Option(help="The API's base URL (default: CYBERINS_API_URL, else the local API)")
     ] = None,
+    # Better from the environment: a command line is visible to the machine's other users.
     api_key: Annotated[
         str | None, typer.Option(envvar="CYBERINS_API_KEY", show_envvar=True, help="The vendor's API key")
     ] = None,
     webhook_secret: Annotated[
         str | None,
-        typer.Option(envvar="CYBERINS_WEBHOOK_SECRET", show_envvar=True, help="The vendor's webhook secret (whsec_...)"),
+        typer.Option(envvar="CYBERINS_WEBHOOK_SECRET", show_envvar=True, help="The vendor's webhook secret"),
     ] = None,
     check_only: Annotated[bool, typer.Option("--check-only", help="Check the file and send nothing")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the totals as JSON")] = False,
@@ -214,7 +221,8 @@ def send(
         if not api_key:
             fail("the vendor's API key is needed: --api-key or CYBERINS_API_KEY", EXIT_BAD_INPUT)
         if not webhook_secret:
-            fail("the vendor's webhook secret is needed: --webhook-secret or CYBERINS_WEBHOOK_SECRET", EXIT_BAD_INPUT)
+            needed = "the vendor's webhook secret is needed: --webhook-secret or CYBERINS_WEBHOOK_SECRET"
+            fail(needed, EXIT_BAD_INPUT)
         try:
             decode_secret(webhook_secret)
         except ValueError as error:
@@ -223,7 +231,8 @@ def send(
     if checked.bad_lines:
         more = checked.bad_lines - BAD_LINES_SHOWN
         fail(
-            f"{file} has {checked.bad_lines} invalid line(s); nothing was sent:\n  " + "\n  ".join(checked.problems)
+            f"{file} has {checked.bad_lines} invalid line(s); nothing was sent:\n  "
+            + "\n  ".join(checked.problems)
             + (f"\n  and {more} more invalid line(s)" if more > 0 else ""),
             EXIT_BAD_INPUT,
         )
@@ -234,22 +243,24 @@ def send(
         return
     url = (api_url or get_settings().api_base_url).rstrip("/")
     sent = run_async(
-        send_file(file, checked, api_url=url, api_key=api_key, webhook_secret=webhook_secret, batch_size=batch_size)
+        send_file(
+            file, checked, api_url=url, api_key=api_key, webhook_secret=webhook_secret, batch_size=batch_size
+        )
     )
     _report(checked, sent, as_json)
 
 
 def _report(checked: CheckedFile, sent: Sent | None, as_json: bool) -> None:
-    totals: dict[str, Any] = {"findings": checked.findings, "policies": len(checked.policies), "sha256": checked.sha256}
+    policies = len(checked.policies)
+    totals: dict[str, Any] = {"findings": checked.findings, "policies": policies, "sha256": checked.sha256}
     if sent is not None:
-        totals.update(
-            findings=sent.findings, batches=sent.batches, replayed_batches=sent.replayed_batches, signals=sent.signals
-        )
+        totals.update(findings=sent.findings, batches=sent.batches, replayed_batches=sent.replayed_batches,
+                      signals=sent.signals)
     if as_json:
         typer.echo(json.dumps(totals, indent=2))
     elif sent is None:
-        typer.echo(f"{checked.findings} findings for {len(checked.policies)} policies are valid; nothing was sent.")
+        typer.echo(f"{checked.findings} findings for {policies} policies are valid; nothing was sent.")
     else:
-        typer.echo(f"Sent {sent.findings} findings in {sent.batches} batches for {len(checked.policies)} policies.")
+        typer.echo(f"Sent {sent.findings} findings in {sent.batches} batches for {policies} policies.")
         if sent.replayed_batches:
-            typer.echo(f"  {sent.replayed_batches} of the batches had been sent before and were applied once.")
+            typer.echo(f"  {sent.replayed_batches} batches had been sent before and were applied once.")

@@ -42,7 +42,7 @@ async def send_update(
     *,
     what: str,
 ) -> ResultT:
-    """Run update `name` on the workflow of `what` (e.g. "claim clm-1"); exit 1 with a clear line on failure."""
+    """Run update `name` on the workflow of `what` (e.g. "claim clm-1"); exit 1 saying why it failed."""
     handle = client.get_workflow_handle(workflow_id)
     args: list[Any] = [] if arg is None else [arg]
     try:
@@ -52,7 +52,8 @@ async def send_update(
     except WorkflowUpdateFailedError as error:
         fail(f"{what} refused: {refusal_reason(error)}")
     except WorkflowUpdateRPCTimeoutOrCancelledError:
-        fail(f"{what} did not answer within {UPDATE_TIMEOUT.seconds} s; is `make dev` or `cyberins worker` running?")
+        seconds = UPDATE_TIMEOUT.seconds
+        fail(f"{what} did not answer within {seconds} s; is `make dev` or `cyberins worker` running?")
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             if "already completed" in error.message:

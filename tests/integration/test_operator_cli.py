@@ -91,13 +91,17 @@ async def referred_policy(client, task_queue):
     return handle, handle.id.removeprefix("policy-")
 
 
-async def test_an_underwriter_finds_a_referral_in_the_list_and_accepts_it(dev_client, session_factory, task_queue):
+async def test_an_underwriter_finds_a_referral_in_the_list_and_accepts_it(
+    dev_client, session_factory, task_queue
+):
     operator = Operator(dev_client)
     async with running_worker(dev_client, session_factory, task_queue):
         handle, policy_id = await referred_policy(dev_client, task_queue)
 
-        listing = ("policy", "list", "--phase", "referred", "--industry", "industrial_internet", "--limit", "1000")
-        rows = by_id(await operator.listed(*listing, check=lambda r: policy_id in by_id(r, "policy_id")), "policy_id")
+        listing = ("policy", "list", "--phase", "referred", "--industry", "industrial_internet",
+                   "--limit", "1000")
+        found = await operator.listed(*listing, check=lambda r: policy_id in by_id(r, "policy_id"))
+        rows = by_id(found, "policy_id")
         row = rows[policy_id]
         assert row["phase"] == "referred" and row["industry"] == "industrial_internet"
         assert row["temporal_status"] == "running" and row["started_at"] and "risk_score" in row
@@ -115,9 +119,13 @@ async def test_an_underwriter_finds_a_referral_in_the_list_and_accepts_it(dev_cl
         quoted = await eventually(handle, lambda s: s.phase.value == "quoted")
         assert quoted.quote.premium == Money.yuan(150_000)
 
-        again = await operator.refused("policy", "approve", policy_id, "--underwriter", "uw-8", "--reason", "again")
+        again = await operator.refused(
+            "policy", "approve", policy_id, "--underwriter", "uw-8", "--reason", "again"
+        )
         assert again == f"error: policy {policy_id} refused: the referral has already been decided"
-        unknown = await operator.refused("policy", "approve", "pol-000000000000", "--underwriter", "u", "--reason", "r")
+        unknown = await operator.refused(
+            "policy", "approve", "pol-000000000000", "--underwriter", "u", "--reason", "r"
+        )
         assert unknown.startswith("error: no policy pol-000000000000")
         shown = await operator.json("policy", "show", policy_id)
         assert shown["phase"] == "quoted"
@@ -128,7 +136,8 @@ async def test_a_declined_referral_ends_the_policy(dev_client, session_factory, 
     async with running_worker(dev_client, session_factory, task_queue):
         handle, policy_id = await referred_policy(dev_client, task_queue)
         declined = await operator.ok(
-            "policy", "approve", policy_id, "--underwriter", "uw-7", "--reason", "no MFA, no backups", "--decline"
+            "policy", "approve", policy_id, "--underwriter", "uw-7", "--reason", "no MFA, no backups",
+            "--decline",
         )
         assert f"Policy {policy_id}: referral declined by uw-7." in declined
         outcome = await handle.result()
@@ -139,7 +148,8 @@ async def test_a_declined_referral_ends_the_policy(dev_client, session_factory, 
         )
         assert by_id(rows, "policy_id")[policy_id]["temporal_status"] == "completed"
         bad = await operator.refused(
-            "policy", "approve", policy_id, "--underwriter", "u", "--reason", "r", "--decline", "--premium-fen", "1",
+            "policy", "approve", policy_id, "--underwriter", "u", "--reason", "r", "--decline",
+            "--premium-fen", "1",
             code=2,
         )
         assert "--premium-fen" in bad
@@ -148,101 +158,111 @@ async def test_a_declined_referral_ends_the_policy(dev_client, session_factory, 
 # Emergency response is the head interim payments are allowed on.
 EMERGENCY_COVER = application(
     coverages=[
-        *application().coverages, CoverageRequest(head=CoverageHead.EMERGENCY_RESPONSE, limit=Money.yuan(1_000_000))
+        *application().coverages,
+        CoverageRequest(head=CoverageHead.EMERGENCY_RESPONSE, limit=Money.yuan(1_000_000)),
     ]
 )
 
 
-async def test_an_adjuster_works_a_claim_from_items_to_offer(dev_client, session_factory, task_queue, tmp_path):
+async def test_an_adjuster_works_a_claim_from_items_to_offer(
+    dev_client, session_factory, task_queue, tmp_path
+):
     operator = Operator(dev_client)
     async with running_worker(dev_client, session_factory, task_queue):
         policy = await start_policy(dev_client, task_queue, app=EMERGENCY_COVER)
         bound = await bind(policy, assessment())
         policy_id = policy.id.removeprefix("policy-")
-        in_force = await operator.listed(
-            "policy", "list", "--phase", "in_force", "--limit", "1000", check=lambda r: policy_id in by_id(r, "policy_id")
-        )
-        assert by_id(in_force, "policy_id")[policy_id]["risk_score"] == bound.risk_score
-        riskier = await operator.json("policy", "list", "--min-risk-score", str(bound.risk_score + 1), "--limit", "1000")
-        assert policy_id not in by_id(riskier, "policy_id")
         incident = await report_incident(dev_client, task_queue, incident_report(policy_id, bound.term_start))
         await eventually(incident, lambda s: s.covered is True, query=IncidentWorkflow.status)
         incident_id = incident.id.removeprefix("incident-")
-        claim = await start_claim(dev_client, task_queue, incident_id)
-        claim_id = claim.id.removeprefix("claim-")
+        claim_id = (await start_claim(dev_client, task_queue, incident_id)).id.removeprefix("claim-")
+        broken, items = tmp_path / "broken.json", tmp_path / "items.json"
+        negative = {"item_id": "er", "head": "emergency_response", "amount": {"fen": -1}}
+        broken.write_text(json.dumps({"items": [negative]}))
+        items.write_text(json.dumps({"items": [
+            {"item_id": "er-1", "head": "emergency_response",
+             "amount": {"fen": 30_000_000, "currency": "CNY"}, "description": "panel response, 3 days"},
+        ]}))
 
-        # Out of order: nothing to determine, nothing to approve yet.
-        nothing = await operator.refused("claim", "determine", claim_id)
+        # Independent commands run side by side: each subprocess spends seconds importing.
+        in_force, riskier, nothing, early, invalid = await asyncio.gather(
+            operator.listed(
+                "policy", "list", "--phase", "in_force", "--limit", "1000",
+                check=lambda r: policy_id in by_id(r, "policy_id"),
+            ),
+            operator.json("policy", "list", "--min-risk-score", str(bound.risk_score + 1), "--limit", "1000"),
+            operator.refused("claim", "determine", claim_id),
+            operator.refused("claim", "approve", claim_id, "--approver", "adj-1"),
+            operator.run("claim", "add-items", claim_id, str(broken)),
+        )
+        assert by_id(in_force, "policy_id")[policy_id]["risk_score"] == bound.risk_score
+        assert policy_id not in by_id(riskier, "policy_id")
         assert nothing == f"error: claim {claim_id} refused: there are no loss items to determine"
-        early = await operator.refused("claim", "approve", claim_id, "--approver", "adj-1")
         assert early == (
             f"error: claim {claim_id} refused: "
             "the claim is gathering_loss; only a determined claim in review can be approved"
         )
-
-        broken = tmp_path / "broken.json"
-        broken.write_text(json.dumps({"items": [{"item_id": "er", "head": "emergency_response",
-                                                  "amount": {"fen": -1, "currency": "CNY"}}]}))
-        invalid = await operator.run("claim", "add-items", claim_id, str(broken))
         assert invalid.returncode == 2 and "is not a valid loss items submission" in invalid.stderr
         assert "items[0].amount.fen: Input should be greater than or equal to 0" in invalid.stderr
 
-        items = tmp_path / "items.json"
-        items.write_text(json.dumps({"items": [
-            {"item_id": "er-1", "head": "emergency_response", "amount": {"fen": 30_000_000, "currency": "CNY"},
-             "description": "panel response, 3 days"},
-        ]}))
         gathered = await operator.json("claim", "add-items", claim_id, str(items))
         assert gathered["phase"] == "gathering_loss"
-
         statement = await operator.json("claim", "determine", claim_id)
-        payable = next(line for line in statement["lines"] if line["head"] == "emergency_response")["payable"]["fen"]
+        line = next(line for line in statement["lines"] if line["head"] == "emergency_response")
+        payable = line["payable"]["fen"]
         assert 0 < payable <= 30_000_000 and statement["total_payable"]["fen"] == payable
 
-        wrong_head = await operator.refused(
-            "claim", "pay", claim_id, "--head", "ransomware_extortion", "--amount-fen", "100", "--approver", "adj-1"
+        wrong_head, too_much = await asyncio.gather(
+            operator.refused(
+                "claim", "pay", claim_id, "--head", "ransomware_extortion", "--amount-fen", "100",
+                "--approver", "adj-1",
+            ),
+            operator.refused(
+                "claim", "pay", claim_id, "--head", "emergency_response", "--amount-fen", str(payable + 1),
+                "--approver", "adj-1",
+            ),
         )
         assert "interim payments are for emergency_response, not ransomware_extortion" in wrong_head
-        too_much = await operator.refused(
-            "claim", "pay", claim_id, "--head", "emergency_response", "--amount-fen", str(payable + 1),
-            "--approver", "adj-1",
-        )
         assert f"would exceed the {payable} fen payable" in too_much
         paid = await operator.ok(
-            "claim", "pay", claim_id, "--head", "emergency_response", "--amount-fen", "1000000", "--approver", "adj-1"
+            "claim", "pay", claim_id, "--head", "emergency_response", "--amount-fen", "1000000",
+            "--approver", "adj-1",
         )
         assert "CNY 10000.00" in paid and "in_review" in paid
 
         offered = await operator.json("claim", "approve", claim_id, "--approver", "adj-1")
         assert offered["phase"] == "offered" and offered["approvals"] == ["adj-1"]
-        twice = await operator.refused("claim", "approve", claim_id, "--approver", "adj-2")
+
+        twice, table, incident_table, incident_json, claims, incidents, overdue, unknown, unknown_show = (
+            await asyncio.gather(
+                operator.refused("claim", "approve", claim_id, "--approver", "adj-2"),
+                operator.ok("claim", "show", claim_id),
+                operator.ok("incident", "show", incident_id),
+                operator.json("incident", "show", incident_id),
+                operator.listed(
+                    "claim", "list", "--policy-id", policy_id,
+                    check=lambda r: [row["phase"] for row in r] == ["offered"],
+                ),
+                operator.listed("incident", "list", "--policy-id", policy_id, check=lambda r: len(r) == 1),
+                operator.json("incident", "list", "--policy-id", policy_id, "--overdue"),
+                operator.refused("claim", "approve", "clm-000000000000", "--approver", "adj-1"),
+                operator.refused("claim", "show", "clm-000000000000"),
+            )
+        )
         assert twice.endswith("the claim is offered; only a determined claim in review can be approved")
-
-        table = await operator.ok("claim", "show", claim_id)
-        assert f"Claim {claim_id}" in table and "offered" in table and "adj-1" in table
-        assert (await operator.json("claim", "show", claim_id))["paid"]["fen"] == 1_000_000
-        incident_table = await operator.ok("incident", "show", incident_id)
+        assert f"Claim {claim_id}" in table and "offered" in table
+        assert "adj-1" in table and "CNY 10000.00" in table
         assert f"Incident {incident_id}" in incident_table and "significant" in incident_table
-        assert (await operator.json("incident", "show", incident_id))["covered"] is True
-
-        claims = await operator.listed(
-            "claim", "list", "--policy-id", policy_id,
-            check=lambda r: [row["phase"] for row in r] == ["offered"],
-        )
-        assert [(row["claim_id"], row["phase"], row["policy_id"]) for row in claims] == [(claim_id, "offered", policy_id)]
-        assert claim_id in await operator.ok("claim", "list", "--policy-id", policy_id, "--phase", "offered")
-        incidents = await operator.listed(
-            "incident", "list", "--policy-id", policy_id, check=lambda r: len(r) == 1 and r[0]["grade"]
-        )
-        assert incidents[0]["incident_id"] == incident_id and incidents[0]["grade"] == "significant"
-        assert incidents[0]["report_overdue"] is False
-        assert await operator.json("incident", "list", "--policy-id", policy_id, "--overdue") == []
-
-        unknown = await operator.refused("claim", "approve", "clm-000000000000", "--approver", "adj-1")
+        assert incident_json["covered"] is True and incident_json["incident_id"] == incident_id
+        assert [(row["claim_id"], row["phase"], row["policy_id"]) for row in claims] == [
+            (claim_id, "offered", policy_id)
+        ]
+        assert [(row["incident_id"], row["grade"], row["report_overdue"]) for row in incidents] == [
+            (incident_id, "significant", False)
+        ]
+        assert overdue == []
         assert unknown.startswith("error: no claim clm-000000000000")
-        assert (await operator.refused("claim", "show", "clm-000000000000")).startswith(
-            "error: no claim clm-000000000000"
-        )
+        assert unknown_show.startswith("error: no claim clm-000000000000")
 
 
 async def test_a_list_filter_cannot_carry_query_text(dev_client) -> None:

@@ -1,0 +1,17 @@
+"""The kinds of party that call the API and of object they act on; light enough for the CLI to import."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PartyKind(StrEnum):
+    INSURED = "insured"
+    VENDOR = "vendor"
+    INSURER = "insurer"
+
+
+class ObjectKind(StrEnum):
+    POLICY = "policy"
+    INCIDENT = "incident"
+    CLAIM = "claim"
