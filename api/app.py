@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.context import Services
@@ -40,6 +40,7 @@ class BodyLimit:
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
+        self.detail = f"the body may be at most {limit} bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,31 +51,55 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
             return
         seen = 0
-        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen, refused
+            nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    refused = True
-                    raise _TooLarge
+                    # FastAPI passes its own HTTPException through body parsing; the problem
+                    # handlers turn it into the same 413 as a too-large Content-Length.
+                    raise HTTPException(413, detail=self.detail)
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _TooLarge:
-            if refused:
-                await self._refuse(scope, receive, send)
+        await self.app(scope, limited_receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem_response(413, "body_too_large", f"the body may be at most {self.limit} bytes")
+        response = problem_response(413, "body_too_large", self.detail)
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class RequestLog:
+    """One log line per request: method, route template, status, the caller's kind and key id, time.
+    Never the path itself or the body, which can carry ids of people or organisations."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = scope.get("route")
+            caller = scope.get("state", {}).get("caller")
+            log.info(
+                "api_request", method=scope["method"], route=getattr(route, "path", None), status=status,
+                party=caller.kind.value if caller else None, key_id=caller.key_id if caller else None,
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
 
 
 def create_app(services: Services | None = None, *, connect=None) -> FastAPI:
@@ -113,18 +138,6 @@ def create_app(services: Services | None = None, *, connect=None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.middleware("http")
-    async def log_requests(request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        caller = getattr(request.state, "caller", None)
-        log.info(
-            "api_request", method=request.method, route=getattr(route, "path", None), status=response.status_code,
-            party=caller.kind.value if caller else None, key_id=caller.key_id if caller else None,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-        return response
-
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(RequestLog)
     return app

@@ -93,7 +93,7 @@ async def _on_validation(request: Request, error: RequestValidationError) -> JSO
 
 
 async def _on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-    codes = {404: "no_such_route", 405: "method_not_allowed"}
+    codes = {400: "malformed_body", 404: "no_such_route", 405: "method_not_allowed", 413: "body_too_large"}
     detail = error.detail if isinstance(error.detail, str) else TITLES.get(error.status_code, "Error")
     if error.status_code == 404:
         detail = f"there is no {request.url.path} in this API; see /docs"

@@ -22,9 +22,10 @@ def validate_uscc(code: str) -> str:
     code = code.strip().upper()
     if len(code) != 18:
         raise ValueError(f"unified social credit code must have 18 characters, got {len(code)}")
-    bad = sorted({ch for ch in code if ch not in _USCC_ALPHABET})
+    bad = [str(i + 1) for i, ch in enumerate(code) if ch not in _USCC_ALPHABET]
     if bad:
-        raise ValueError(f"unified social credit code has characters outside GB 32100: {''.join(bad)}")
+        # Positions, not the characters: an error message never repeats what was sent.
+        raise ValueError(f"unified social credit code has characters outside GB 32100 at positions {', '.join(bad)}")
     expected = uscc_check_character(code[:17])
     if code[17] != expected:
         raise ValueError("unified social credit code fails its check character (GB 32100-2015)")
@@ -58,9 +59,9 @@ class Organisation(BaseModel):
     @model_validator(mode="after")
     def _unique_system_names(self) -> Organisation:
         names = [s.name for s in self.systems]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"information systems listed twice: {', '.join(duplicates)}")
+        repeats = [f"systems[{i}]" for i, n in enumerate(names) if names.index(n) != i]
+        if repeats:
+            raise ValueError(f"information systems listed twice (repeated at {', '.join(repeats)})")
         return self
 
 

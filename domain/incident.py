@@ -186,7 +186,7 @@ class OutageWindow(BaseModel):
     @model_validator(mode="after")
     def _ordered(self) -> OutageWindow:
         if self.end <= self.start:
-            raise ValueError(f"outage of {self.system} must end after it starts")
+            raise ValueError("an outage must end after it starts")
         return self
 
 

@@ -11,6 +11,7 @@ import json
 import secrets
 import time
 import uuid
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from temporalio.api.enums.v1 import EventType
 from api import provisioning
 from api.client import ApiClient
 from api.context import PartyKind
+from api.provisioning import IssuedCredentials
 from api.signatures import MAX_SIGNATURES, TOLERANCE_SECONDS, decode_secret, sign
 from tests import builders
 from workflows.messages import policy_workflow_id
@@ -27,11 +29,9 @@ from workflows.messages import policy_workflow_id
 PROBLEM = "application/problem+json"
 
 
-def application_body(insurer_id: str, vendor_id: str, *, name: str = "Test Manufacturing Co") -> dict[str, Any]:
+def application_body(insurer_id: str, vendor_id: str) -> dict[str, Any]:
     application = builders.application(
-        organisation=builders.organisation(
-            name=name, unified_social_credit_code=builders.uscc(secrets.randbelow(10**9))
-        ),
+        organisation=builders.organisation(unified_social_credit_code=builders.uscc(secrets.randbelow(10**9))),
         assessing_vendor_id=vendor_id,
         alternative_vendor_ids=[],
     )
@@ -53,11 +53,37 @@ def signed(secret: str, body: bytes, *, webhook_id: str | None = None, timestamp
     }
 
 
+async def _eventually(read, done, *, seconds: float = 30):
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        value = await read()
+        if done(value) or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.2)
+
+
+@dataclass
 class Stage:
     """A vendor assigned to a policy in force, and the means to push to it and look at it."""
 
-    def __init__(self, api_stack, http: httpx.AsyncClient, policy_id: str, vendor, insured: ApiClient) -> None:
-        self.api_stack, self.http, self.policy_id, self.vendor, self.insured = api_stack, http, policy_id, vendor, insured
+    api_stack: Any
+    http: httpx.AsyncClient
+    insured: ApiClient
+    vendor: IssuedCredentials
+    vendor_client: ApiClient
+    insurer_id: str
+    policy_id: str = ""
+
+    async def bind_policy(self) -> Stage:
+        """Another policy of the same parties, in force."""
+        insured, vendor_id = self.insured, self.vendor.party_id
+        policy = (await insured.post("/v1/policies", application_body(self.insurer_id, vendor_id)))["id"]
+        await self.vendor_client.post(f"/v1/policies/{policy}/assessment", builders.assessment(vendor_id).model_dump(mode="json"))
+        quoted = await _eventually(lambda: insured.get(f"/v1/policies/{policy}"), lambda s: s["quote"] is not None)
+        await insured.post(f"/v1/policies/{policy}/quote-acceptance", {"quote_id": quoted["quote"]["quote_id"]})
+        bound = await _eventually(lambda: insured.get(f"/v1/policies/{policy}"), lambda s: s["phase"] == "in_force")
+        assert bound["phase"] == "in_force", bound
+        return replace(self, policy_id=policy)
 
     async def push(self, body: bytes, headers: dict[str, str], *, token: str | None = None) -> httpx.Response:
         return await self.http.post(
@@ -78,43 +104,18 @@ class Stage:
         return (await self.insured.get(f"/v1/policies/{self.policy_id}"))["findings"]["total"]
 
 
-async def _eventually(read, done, *, seconds: float = 30):
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        value = await read()
-        if done(value) or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.2)
-
-
-async def bind_policy(insured: ApiClient, vendor: ApiClient, vendor_id: str, insurer_id: str) -> str:
-    policy = (await insured.post("/v1/policies", application_body(insurer_id, vendor_id)))["id"]
-    await vendor.post(f"/v1/policies/{policy}/assessment", builders.assessment(vendor_id).model_dump(mode="json"))
-    quoted = await _eventually(lambda: insured.get(f"/v1/policies/{policy}"), lambda s: s["quote"] is not None)
-    await insured.post(f"/v1/policies/{policy}/quote-acceptance", {"quote_id": quoted["quote"]["quote_id"]})
-    bound = await _eventually(lambda: insured.get(f"/v1/policies/{policy}"), lambda s: s["phase"] == "in_force")
-    assert bound["phase"] == "in_force", bound
-    return policy
-
-
 @pytest.fixture(scope="module")
 async def stage(api_stack):
     suffix = uuid.uuid4().hex[:8]
-    insured_key = await api_stack.credentials(PartyKind.INSURED, f"insured-push-{suffix}")
+    insured = await api_stack.credentials(PartyKind.INSURED, f"insured-push-{suffix}")
     vendor = await api_stack.credentials(PartyKind.VENDOR, f"vendor-push-{suffix}")
-    insurer = await api_stack.credentials(PartyKind.INSURER, f"insurer-push-{suffix}")
-    insured = ApiClient(api_stack.base_url, insured_key.token)
-    vendor_client = ApiClient(api_stack.base_url, vendor.token, webhook_secret=vendor.webhook_secret)
-    http = httpx.AsyncClient(base_url=api_stack.base_url, timeout=60)
-    try:
-        policy = await bind_policy(insured, vendor_client, vendor.party_id, insurer.party_id)
-        built = Stage(api_stack, http, policy, vendor, insured)
-        built.bind_another = lambda: bind_policy(insured, vendor_client, vendor.party_id, insurer.party_id)
-        yield built
-    finally:
-        await insured.aclose()
-        await vendor_client.aclose()
-        await http.aclose()
+    async with (
+        ApiClient(api_stack.base_url, insured.token) as insured_client,
+        ApiClient(api_stack.base_url, vendor.token, webhook_secret=vendor.webhook_secret) as vendor_client,
+        httpx.AsyncClient(base_url=api_stack.base_url, timeout=60) as http,
+    ):
+        unbound = Stage(api_stack, http, insured_client, vendor, vendor_client, f"insurer-push-{suffix}")
+        yield await unbound.bind_policy()
 
 
 def assert_refused(response: httpx.Response, code: str, status: int = 401) -> None:
@@ -168,31 +169,35 @@ def _without(headers: dict[str, str], name: str) -> dict[str, str]:
 
 async def test_unsigned_stale_or_malformed_pushes_are_refused_and_deliver_nothing(stage):
     body = findings_body(stage.policy_id, "evt-refused")
-    now = int(time.time())
-    good = signed(stage.vendor.webhook_secret, body)
-    other_secret = provisioning.new_webhook_secret()
+    secret = stage.vendor.webhook_secret
+
+    def good() -> dict[str, str]:
+        return signed(secret, body)
+
+    # Timestamps are taken when each push is sent. 302 s ahead of our clock is still more than 300 s
+    # ahead of the server's even when its clock reads a second later than ours did.
     cases = {
-        "another secret": (signed(other_secret, body), "bad_signature"),
-        "a changed body": (signed(stage.vendor.webhook_secret, body + b" "), "bad_signature"),
-        "301 s old": (signed(stage.vendor.webhook_secret, body, timestamp=now - TOLERANCE_SECONDS - 1), "timestamp_too_old"),
+        "another secret": (lambda: signed(provisioning.new_webhook_secret(), body), "bad_signature"),
+        "a changed body": (lambda: signed(secret, body + b" "), "bad_signature"),
+        "301 s old": (lambda: signed(secret, body, timestamp=int(time.time()) - TOLERANCE_SECONDS - 1), "timestamp_too_old"),
         "301 s ahead": (
-            signed(stage.vendor.webhook_secret, body, timestamp=now + TOLERANCE_SECONDS + 1), "timestamp_in_future"
+            lambda: signed(secret, body, timestamp=int(time.time()) + TOLERANCE_SECONDS + 2), "timestamp_in_future"
         ),
-        "no webhook-id": (_without(good, "webhook-id"), "missing_header"),
-        "no webhook-timestamp": (_without(good, "webhook-timestamp"), "missing_header"),
-        "no webhook-signature": (_without(good, "webhook-signature"), "missing_header"),
-        "no headers at all": ({}, "missing_header"),
-        "a word for a timestamp": ({**good, "webhook-timestamp": "yesterday"}, "malformed_timestamp"),
-        "a signature not base64": ({**good, "webhook-signature": "v1,***not-base64***"}, "malformed_signature"),
+        "no webhook-id": (lambda: _without(good(), "webhook-id"), "missing_header"),
+        "no webhook-timestamp": (lambda: _without(good(), "webhook-timestamp"), "missing_header"),
+        "no webhook-signature": (lambda: _without(good(), "webhook-signature"), "missing_header"),
+        "no headers at all": (dict, "missing_header"),
+        "a word for a timestamp": (lambda: {**good(), "webhook-timestamp": "yesterday"}, "malformed_timestamp"),
+        "a signature not base64": (lambda: {**good(), "webhook-signature": "v1,***not-base64***"}, "malformed_signature"),
         "too many signatures": (
-            {**good, "webhook-signature": " ".join([good["webhook-signature"]] * (MAX_SIGNATURES + 1))},
+            lambda: {**good(), "webhook-signature": " ".join([good()["webhook-signature"]] * (MAX_SIGNATURES + 1))},
             "malformed_signature",
         ),
-        "a webhook-id too long": ({**good, "webhook-id": "x" * 300}, "malformed_webhook_id"),
+        "a webhook-id too long": (lambda: {**good(), "webhook-id": "x" * 300}, "malformed_webhook_id"),
     }
     signals = await stage.findings_signals()
     for name, (headers, code) in cases.items():
-        answer = await stage.push(body, headers)
+        answer = await stage.push(body, headers())
         assert answer.status_code == 401, (name, answer.text)
         assert_refused(answer, code)
     assert await stage.findings_signals() == signals
@@ -225,7 +230,7 @@ async def test_a_second_secret_signs_while_active_and_not_after_revocation(api_s
 
 
 async def test_a_replayed_webhook_id_gets_the_first_answer_and_is_applied_once(stage):
-    stage.policy_id = await stage.bind_another()  # a policy no other test has pushed to
+    stage = await stage.bind_policy()  # a policy of its own, which no other test pushes findings to
     events = [f"evt-replay-{i}-{uuid.uuid4().hex[:6]}" for i in range(3)]
     body = findings_body(stage.policy_id, *events)
     webhook_id = f"msg_{uuid.uuid4().hex}"
