@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstall only when pyproject.toml is newer than the last install.
 STAMP := $(VENV)/.installed-from-pyproject
 
-.PHONY: dev test install clean clean-state
+.PHONY: dev test install clean clean-state bench
 
 dev: $(STAMP)
 	$(BIN)/cyberins dev
@@ -19,6 +19,11 @@ test: $(STAMP)
 	exit $$status
 
 install: $(STAMP)
+
+# Ten minutes of load on the API of a stack of its own (not part of `make test`); see bench/README.md.
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--duration 60 --rate 30".
+bench: $(STAMP)
+	$(BIN)/python -m bench.api_load $(BENCH_ARGS)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

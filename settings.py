@@ -2,7 +2,8 @@
 
 The defaults run the local dev stack (`make dev`) with nothing set. Production sets DATABASE_URL and
 the Temporal connection (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or a profile from
-the Temporal config file with TEMPORAL_PROFILE), which the Temporal SDK reads itself.
+the Temporal config file with TEMPORAL_PROFILE), which the Temporal SDK reads itself, and the payload
+keys (CYBERINS_PAYLOAD_KEYS) that encrypt what the workflows carry.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
 # Must match devstack.postgres.SUPERUSER; not imported so that settings stay cheap to load.
@@ -52,6 +52,19 @@ class Settings(BaseSettings):
     task_queue: str = "cyberins-policy"
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
+    encrypt_payloads: bool | None = Field(
+        default=None, description="None: on when payload keys are known; false: keys only decrypt"
+    )
+    payload_keys: SecretStr | None = Field(
+        default=None, description="a keyring JSON file, or inline key-id:base64-key,... (first active)"
+    )
+    payload_key_id: str | None = Field(default=None, description="the active key; None: the keyring's")
+    codec_host: str = Field(default=LOCAL_HOST, description="where the codec server listens")
+    codec_port: int = Field(default=8301, ge=1, le=65535)
+    codec_token: SecretStr | None = Field(default=None, description="the operators' token for the codec server")
+    codec_cors_origins: str | None = Field(
+        default=None, description="comma-separated UI origins allowed to call the codec server; None: the UI's"
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -83,6 +96,13 @@ class Settings(BaseSettings):
     def api_base_url(self) -> str:
         return (self.api_url or f"http://{LOCAL_HOST}:{self.api_port}").rstrip("/")
 
+    @property
+    def codec_origins(self) -> list[str]:
+        if self.codec_cors_origins:
+            return [origin.strip().rstrip("/") for origin in self.codec_cors_origins.split(",") if origin.strip()]
+        ui = f"localhost:{self.temporal_ui_port}"
+        return list(dict.fromkeys([self.ui_base_url, f"http://{ui}", f"http://{LOCAL_HOST}:{self.temporal_ui_port}"]))
+
     def workflow_url(self, namespace: str, workflow_id: str) -> str:
         return f"{self.ui_base_url}/namespaces/{namespace}/workflows/{workflow_id}"
 
@@ -93,14 +113,17 @@ def get_settings() -> Settings:
 
 
 async def connect_temporal(settings: Settings, *, target_host: str | None = None) -> Client:
-    """Connect with the SDK's environment configuration and the pydantic data converter.
+    """Connect with the SDK's environment configuration and the pydantic data converter, which
+    encrypts payloads and failure messages when payload keys are known (codec.wiring).
 
     With `target_host` (the dev stack, tests) the address, API key and TLS from the environment are
     ignored: those servers are local and plain. Without TEMPORAL_ADDRESS or a profile the local dev
     server is the default.
     """
+    from codec.wiring import data_converter_for
+
     if target_host is not None:
-        return await Client.connect(target_host, data_converter=pydantic_data_converter)
+        return await Client.connect(target_host, data_converter=data_converter_for(settings, target_host))
     config = dict(ClientConfig.load_client_connect_config())
     config.setdefault("target_host", f"{LOCAL_HOST}:{settings.temporal_port}")
-    return await Client.connect(**config, data_converter=pydantic_data_converter)
+    return await Client.connect(**config, data_converter=data_converter_for(settings, config["target_host"]))

@@ -14,6 +14,7 @@ from activities.claim import ClaimActivities
 from activities.incident import IncidentActivities
 from activities.ledger import LedgerActivities
 from activities.policy import PolicyActivities
+from payments.gateway import PaymentGateway, payment_gateway_from_env
 from workflows.claim import ClaimWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.policy import PolicyWorkflow
@@ -21,9 +22,14 @@ from workflows.policy import PolicyWorkflow
 WORKFLOWS = [PolicyWorkflow, IncidentWorkflow, ClaimWorkflow]
 
 
-def activities_for(client: Client, sessions: async_sessionmaker[AsyncSession]) -> list:
+def activities_for(
+    client: Client, sessions: async_sessionmaker[AsyncSession], payments: PaymentGateway | None = None
+) -> list:
     policy, incident, claim, ledger = (
-        PolicyActivities(sessions), IncidentActivities(sessions), ClaimActivities(sessions), LedgerActivities(client)
+        PolicyActivities(sessions),
+        IncidentActivities(sessions),
+        ClaimActivities(sessions, payments),
+        LedgerActivities(client),
     )
     return [
         incident.load_incident_cover,
@@ -62,12 +68,18 @@ def activities_for(client: Client, sessions: async_sessionmaker[AsyncSession]) -
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
-def build_worker(client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str) -> Worker:
+def build_worker(
+    client: Client,
+    sessions: async_sessionmaker[AsyncSession],
+    task_queue: str,
+    payments: PaymentGateway | None = None,
+) -> Worker:
+    """Without a payment gateway, the payouts table is the payment."""
     return Worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=activities_for(client, sessions),
+        activities=activities_for(client, sessions, payments),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
     )
 
@@ -75,10 +87,17 @@ def build_worker(client: Client, sessions: async_sessionmaker[AsyncSession], tas
 async def run_worker(
     client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str, shutdown: asyncio.Event
 ) -> None:
-    """Poll `task_queue` until `shutdown` is set, then finish in-flight tasks and stop."""
-    worker = build_worker(client, sessions, task_queue)
-    async with worker:
-        await shutdown.wait()
+    """Poll `task_queue` until `shutdown` is set, then finish in-flight tasks and stop.
+
+    Payouts go to the payment service at CYBERINS_PAYMENT_URL when it is set.
+    """
+    payments = payment_gateway_from_env()
+    try:
+        async with build_worker(client, sessions, task_queue, payments):
+            await shutdown.wait()
+    finally:
+        if payments is not None:
+            await payments.aclose()
 
 
 async def _serve() -> None:

@@ -2,14 +2,20 @@
 
 Each activity is one unit of work and safe to retry. A payout is keyed by the claim and the
 payment's sequence, so a payment order retried after a crash, or sent twice at once, pays once
-and every attempt receives the same payment reference.
+and every attempt receives the same payment reference. With a payment service configured
+(CYBERINS_PAYMENT_URL) the key goes to it as the Idempotency-Key and its reference is recorded;
+without one the payouts table is the payment.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from structlog.stdlib import BoundLogger
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -25,11 +31,13 @@ from activities.claim_messages import (
     RecordSubrogation,
 )
 from activities.incident import unknown_incident
+from activities.log_context import activity_log
 from domain.claim import ClaimPhase
 from domain.incident import CoverageCheck
 from domain.money import Money
+from payments.gateway import PaymentGateway, PaymentRefused, PaymentServiceUnavailable
+from payments.messages import PaymentConfirmation, PayoutOrder
 from storage.models import PayoutRow
-from activities.log_context import activity_log
 from storage.unit_of_work import UnitOfWork
 
 
@@ -54,8 +62,11 @@ def _not_recorded_yet(incident_id: str) -> ApplicationError:
 
 
 class ClaimActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], payments: PaymentGateway | None = None
+    ) -> None:
         self._sessions = sessions
+        self._payments = payments
 
     @activity.defn
     async def load_claim_basis(self, query: LoadClaimBasis) -> ClaimBasis:
@@ -142,38 +153,71 @@ class ClaimActivities:
 
     @activity.defn
     async def pay(self, instruction: PayoutInstruction) -> PayoutReceipt:
+        """The payment service first (when there is one), then our record of what it paid.
+
+        A crash between the two is healed by the retry: the service answers the repeated key with
+        the payout it already made, and the record is written with that payout's reference.
+        """
         key = instruction.idempotency_key
         log = activity_log(claim_id=instruction.claim_id, idempotency_key=key)
-        async with UnitOfWork(self._sessions) as uow:
-            # A reference is drawn for every attempt but only the first insert keeps one.
-            paid = await uow.payouts.pay(
-                idempotency_key=key,
-                claim_id=instruction.claim_id,
-                sequence=instruction.sequence,
-                amount=instruction.amount,
-                head=None if instruction.head is None else instruction.head.value,
-                interim=instruction.interim,
-                payment_reference=new_payment_reference(),
-                requested_at=instruction.requested_at,
-            )
-            first_attempt = paid is not None
-            if paid is None:
-                paid = await uow.payouts.get(key)
-                assert paid is not None, "the insert met a conflict, so the row exists"
-                _refuse_a_different_payout(paid, instruction)
-        receipt = PayoutReceipt(
-            idempotency_key=key,
-            payment_reference=paid.payment_reference,
-            amount=_amount(paid),
-            first_attempt=first_attempt,
-        )
-        log.info(
-            "payout made" if first_attempt else "payout already made",
-            payment_reference=receipt.payment_reference,
-            amount_fen=receipt.amount.fen,
+        async with _heartbeating():
+            async with UnitOfWork(self._sessions) as uow:
+                recorded = await uow.payouts.get(key)
+            if recorded is not None:
+                # Recorded, so paid: never ask the payment service again (it may not have made it).
+                _refuse_a_different_payout(recorded, instruction)
+                return _receipt(recorded, first_attempt=False, log=log)
+            confirmation = await self._instruct_payment(instruction)
+            async with UnitOfWork(self._sessions) as uow:
+                # Without a payment service each attempt draws a reference; the first insert keeps it.
+                paid = await uow.payouts.pay(
+                    idempotency_key=key,
+                    claim_id=instruction.claim_id,
+                    sequence=instruction.sequence,
+                    amount=instruction.amount,
+                    head=None if instruction.head is None else instruction.head.value,
+                    interim=instruction.interim,
+                    payment_reference=(
+                        new_payment_reference() if confirmation is None else confirmation.payment_reference
+                    ),
+                    requested_at=instruction.requested_at,
+                )
+                recorded_now = paid is not None
+                if paid is None:
+                    paid = await uow.payouts.get(key)
+                    assert paid is not None, "the insert met a conflict, so the row exists"
+                    _refuse_a_different_payout(paid, instruction)
+        paid_now = recorded_now and (confirmation is None or not confirmation.replayed)
+        return _receipt(paid, first_attempt=paid_now, log=log)
+
+    async def _instruct_payment(self, instruction: PayoutInstruction) -> PaymentConfirmation | None:
+        """The payment service's confirmation; None when the payouts table is the payment."""
+        if self._payments is None:
+            return None
+        order = PayoutOrder(
+            claim_id=instruction.claim_id,
+            sequence=instruction.sequence,
+            amount=instruction.amount,
+            head=None if instruction.head is None else instruction.head.value,
             interim=instruction.interim,
+            requested_at=instruction.requested_at,
         )
-        return receipt
+        try:
+            confirmation = await self._payments.pay(order, idempotency_key=instruction.idempotency_key)
+        except PaymentRefused as refused:
+            kind = "payout_conflict" if refused.conflict else "payment_refused"
+            raise ApplicationError(str(refused), type=kind, non_retryable=True) from None
+        except PaymentServiceUnavailable as unavailable:
+            # Retried with the same key: the service pays it once whatever happened to this attempt.
+            raise ApplicationError(str(unavailable), type="payment_service_unavailable") from None
+        if confirmation.amount != instruction.amount:
+            raise ApplicationError(
+                f"the payment service paid {confirmation.amount} for {instruction.idempotency_key}, "
+                f"not {instruction.amount}",
+                type="payout_conflict",
+                non_retryable=True,
+            )
+        return confirmation
 
     @activity.defn
     async def record_subrogation(self, command: RecordSubrogation) -> None:
@@ -190,6 +234,45 @@ class ClaimActivities:
         activity_log(claim_id=command.claim_id).info(
             "subrogation recorded", amount_sought_fen=command.amount_sought.fen
         )
+
+
+def _receipt(paid: PayoutRow, *, first_attempt: bool, log: BoundLogger) -> PayoutReceipt:
+    receipt = PayoutReceipt(
+        idempotency_key=paid.idempotency_key,
+        payment_reference=paid.payment_reference,
+        amount=_amount(paid),
+        first_attempt=first_attempt,
+    )
+    log.info(
+        "payout made" if first_attempt else "payout already made",
+        payment_reference=receipt.payment_reference,
+        amount_fen=receipt.amount.fen,
+        interim=paid.interim,
+    )
+    return receipt
+
+
+# While it waits on the payment service the pay activity heartbeats, so that Temporal gives up on
+# a worker that died mid-payment after the heartbeat timeout rather than the start-to-close timeout.
+HEARTBEAT_EVERY_SECONDS = 2.0
+
+
+@asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    if not activity.in_activity():
+        yield
+        return
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY_SECONDS)
+            activity.heartbeat()
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
 
 
 def _amount(row: PayoutRow) -> Money:

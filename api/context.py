@@ -28,6 +28,7 @@ from storage.repositories import StoredAnswer
 from storage.unit_of_work import UnitOfWork
 
 MAX_IDEMPOTENCY_KEY = 255
+NUL_ESCAPE = b"\\u0000"  # how JSON writes NUL; a raw NUL byte is not valid JSON at all
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,10 @@ def party(*allowed: PartyKind) -> Callable[..., Awaitable[Call]]:
                 if not idempotency_key.strip() or len(idempotency_key) > MAX_IDEMPOTENCY_KEY or not idempotency_key.isprintable():
                     raise Problem(400, "malformed_idempotency_key", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters")
                 call.replay_key = ("idempotency", idempotency_key)
+        if request.method == "POST" and NUL_ESCAPE in await request.body():
+            # PostgreSQL text cannot hold NUL: refused here, before a workflow accepts what no
+            # activity could ever store.
+            raise Problem(422, "nul_character", "text may not contain the NUL character (\\u0000)")
         return call
 
     return dependency

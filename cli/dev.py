@@ -18,14 +18,17 @@ def dev(
     ui_port: Annotated[int | None, typer.Option(help="Default: 8233")] = None,
     pg_port: Annotated[int | None, typer.Option(help="Default: 55432 (unused with DATABASE_URL)")] = None,
     api_port: Annotated[int | None, typer.Option(help="Default: 8300")] = None,
+    codec_port: Annotated[int | None, typer.Option(help="Default: 8301")] = None,
 ) -> None:
-    """Run Temporal, PostgreSQL, a worker and the HTTP API until Ctrl-C; state persists in the state folder."""
+    """Run Temporal, PostgreSQL, a worker, the HTTP API and the codec server until Ctrl-C; state persists
+    in the state folder."""
     overrides = {
         "state_dir": state_dir,
         "temporal_port": temporal_port,
         "temporal_ui_port": ui_port,
         "postgres_port": pg_port,
         "api_port": api_port,
+        "codec_port": codec_port,
     }
     from devstack.stack import run_dev_stack
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from cli import claim, demo, dev, incident, keys, operations, policy, signals
+from cli import audit, claim, demo, dev, incident, keys, operations, policy, signals
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
+from codec import command as codec_command
 from logs import configure_logging
 from settings import get_settings
 
@@ -37,11 +38,13 @@ app.command("demo")(demo.demo)
 app.command("worker")(operations.worker)
 app.command("migrate")(operations.migrate)
 app.command("api")(operations.api)
+app.command("codec-server")(codec_command.codec_server)
 app.add_typer(keys.app, name="keys")
 app.add_typer(policy.app, name="policy")
 app.add_typer(incident.app, name="incident")
 app.add_typer(claim.app, name="claim")
 app.add_typer(signals.app, name="signals")
+app.add_typer(audit.app, name="audit")
 
 if __name__ == "__main__":
     app()

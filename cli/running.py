@@ -25,6 +25,15 @@ def run_async(work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(work)
     except typer.Exit as requested:
         exit_code = requested.exit_code
+    except KeyError as error:
+        if "binary/encrypted" not in str(error):
+            raise
+        typer.echo(
+            "error: this workflow's data is encrypted and this command has no payload keys; set "
+            "CYBERINS_PAYLOAD_KEYS, or CYBERINS_STATE_DIR to the dev stack's state folder",
+            err=True,
+        )
+        exit_code = 1
     finally:
         gc.collect()
     raise typer.Exit(exit_code)

@@ -10,8 +10,9 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from devstack.postgres import EmbeddedPostgres
+from devstack.protection import DataProtection
 from devstack.temporal import TemporalDevServer
-from settings import Settings
+from settings import Settings, project_root
 
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_UI_PORT = 8233
@@ -29,6 +30,9 @@ def _stack_env(settings: Settings, server: TemporalDevServer) -> list[str]:
         env.append(f"CYBERINS_TEMPORAL_UI_PORT={server.ui_port}")
     if settings.task_queue != "cyberins-policy":
         env.append(f"CYBERINS_TASK_QUEUE={shlex.quote(settings.task_queue)}")
+    # The CLI finds the stack's payload keys in its state folder.
+    if settings.state_dir.resolve() != (project_root() / ".state").resolve():
+        env.insert(0, f"CYBERINS_STATE_DIR={shlex.quote(str(settings.state_dir.resolve()))}")
     return env
 
 
@@ -47,12 +51,19 @@ def demo_command(settings: Settings, server: TemporalDevServer) -> str:
     return " ".join([*env, ".venv/bin/cyberins demo"])
 
 
+def temporal_cli_codec_env(protection: DataProtection) -> str:
+    """What the Temporal CLI needs to encrypt inputs and show decrypted results."""
+    token = f"$(cat {shlex.quote(str(protection.token_file))})" if protection.token_file else "$CYBERINS_CODEC_TOKEN"
+    return f'export TEMPORAL_CODEC_ENDPOINT={protection.endpoint} TEMPORAL_CODEC_AUTH="Bearer {token}"'
+
+
 def stack_panel(
     settings: Settings,
     server: TemporalDevServer,
     postgres: EmbeddedPostgres | None,
     database_url: str,
     state_dir: Path,
+    protection: DataProtection,
 ) -> Panel:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
@@ -63,6 +74,15 @@ def stack_panel(
     database = make_url(database_url).render_as_string(hide_password=True)
     table.add_row("PostgreSQL", database + ("" if postgres else "  (DATABASE_URL)"))
     table.add_row("Task queue", settings.task_queue)
+    table.add_row("Payloads", protection.describe_keys())
+    token = str(protection.token_file) if protection.token_file else "CYBERINS_CODEC_TOKEN"
+    table.add_row(
+        "Codec server",
+        f"{protection.endpoint}  (operators only: sign in there with the token in {token}, then in the UI's "
+        "codec server settings use your browser's setting, this endpoint, and tick \"Include cross-origin "
+        "credentials\")",
+    )
+    table.add_row("Temporal CLI", temporal_cli_codec_env(protection))
     table.add_row("State folder", str(state_dir))
     logs = [server.log_file] + ([postgres.log_file] if postgres else [])
     table.add_row("Server logs", "\n".join(str(path) for path in logs))

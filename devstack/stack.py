@@ -1,7 +1,8 @@
 """`cyberins dev`: Temporal dev server, PostgreSQL and a worker, started and stopped as one.
 
-Start order: ports checked, Temporal and PostgreSQL started, database migrated, worker and API running.
-Stop order is the reverse, so the worker finishes its tasks while both servers still answer.
+Start order: payload keys ready, ports checked, Temporal and PostgreSQL started, database migrated,
+worker, API and codec server running. Stop order is the reverse, so the worker finishes its tasks
+while both servers still answer.
 Everything the servers keep lives in the state folder, so a second run finds the first run's policies.
 """
 
@@ -13,12 +14,16 @@ import signal
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from fastapi import FastAPI
 from rich.console import Console
 
 from api.server import app_from_settings, serve_until
+from codec.command import codec_app
+from codec.keyring import KeyringError
 from devstack.panel import stack_panel
 from devstack.ports import taken_ports
 from devstack.postgres import EmbeddedPostgres, EmbeddedPostgresError
+from devstack.protection import prepare as prepare_data_protection
 from devstack.temporal import TemporalDevServer, TemporalDevServerError
 from logs import get_logger
 from settings import Settings, connect_temporal
@@ -51,6 +56,7 @@ def _ports_to_check(settings: Settings) -> dict[str, int]:
         "Temporal gRPC": settings.temporal_port,
         "Temporal UI": settings.temporal_ui_port,
         "API": settings.api_port,
+        "codec server": settings.codec_port,
     }
     if settings.database_url is None:
         wanted["PostgreSQL"] = settings.postgres_port
@@ -107,7 +113,14 @@ async def run_dev_stack(settings: Settings, console: Console) -> int:
     state_dir.mkdir(parents=True, exist_ok=True)
     shutdown = asyncio.Event()
     _stop_on_signals(shutdown)
-    server = TemporalDevServer(state_dir, settings.temporal_port, settings.temporal_ui_port)
+    try:
+        settings, protection = prepare_data_protection(settings, state_dir)
+    except KeyringError as error:
+        errors.print(f"cyberins dev: {error}", style="red", markup=False)
+        return 1
+    server = TemporalDevServer(
+        state_dir, settings.temporal_port, settings.temporal_ui_port, ui_codec_endpoint=protection.endpoint
+    )
     postgres = (
         None if settings.database_url else EmbeddedPostgres(state_dir / "postgres", settings.postgres_port)
     )
@@ -125,7 +138,7 @@ async def run_dev_stack(settings: Settings, console: Console) -> int:
                 listed = ", ".join(f"{port} ({purpose})" for purpose, port in taken.items())
                 raise DevStackError(
                     f"port {listed} is already in use by another program. Stop it, or choose other "
-                    "ports with --temporal-port / --ui-port / --pg-port / --api-port."
+                    "ports with --temporal-port / --ui-port / --pg-port / --api-port / --codec-port."
                 )
             stack.callback(server.stop)
             server.start()
@@ -136,11 +149,20 @@ async def run_dev_stack(settings: Settings, console: Console) -> int:
             if shutdown.is_set():
                 return 0
             worker = await _start_worker(settings, server, database_url, shutdown, stack)
-            api = _start_api(settings, server, shutdown, stack)
-            console.print(stack_panel(settings, server, postgres, database_url, state_dir))
+            api = app_from_settings(settings, target_host=server.target_host)
+            servers = {
+                "API": _start_http(api, settings.api_host, settings.api_port, "api", shutdown, stack),
+                "codec server": _start_http(
+                    codec_app(settings, protection.codec, protection.token),
+                    settings.codec_host, settings.codec_port, "codec_server", shutdown, stack,
+                ),
+            }
+            await _listening(settings.api_host, settings.api_port, servers["API"], "the API")
+            await _listening(settings.codec_host, settings.codec_port, servers["codec server"], "the codec server")
+            console.print(stack_panel(settings, server, postgres, database_url, state_dir, protection))
             console.print(READY_LINE)
             log.info("dev_stack_ready", task_queue=settings.task_queue)
-            await _run_until_stopped(shutdown, worker, server, api)
+            await _run_until_stopped(shutdown, worker, server, servers)
             log.info("dev_stack_stopping")
         console.print("Stopped.")
         return 0
@@ -153,33 +175,54 @@ async def run_dev_stack(settings: Settings, console: Console) -> int:
         return 1
 
 
-def _start_api(
-    settings: Settings, server: TemporalDevServer, shutdown: asyncio.Event, stack: AsyncExitStack
-) -> asyncio.Task[None]:
-    """The HTTP API on the documented port; it stops before the worker, so no request is cut off
-    from the workflows it talks to."""
-    app = app_from_settings(settings, target_host=server.target_host)
-    task = asyncio.create_task(serve_until(app, settings.api_host, settings.api_port, shutdown))
+async def _listening(host: str, port: int, task: asyncio.Task[None], name: str) -> None:
+    """Ready means answering: wait until the port accepts connections (or the server has failed)."""
+    for _ in range(600):
+        if task.done():
+            task.result()
+            raise DevStackError(f"{name} stopped while starting")
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+    raise DevStackError(f"{name} did not start listening on {host}:{port} within 30 s")
 
-    async def stop_api() -> None:
+
+def _start_http(
+    app: FastAPI, host: str, port: int, name: str, shutdown: asyncio.Event, stack: AsyncExitStack
+) -> asyncio.Task[None]:
+    """An HTTP server (the API, the codec server) on its documented port; it stops before the
+    worker, so no request is cut off from the workflows it talks to."""
+    task = asyncio.create_task(serve_until(app, host, port, shutdown))
+
+    async def stop_server() -> None:
         shutdown.set()
         try:
             await asyncio.wait_for(task, WORKER_STOP_TIMEOUT_SECONDS)
         except TimeoutError:
-            log.warning("api_stop_timed_out", seconds=WORKER_STOP_TIMEOUT_SECONDS)
+            log.warning(f"{name}_stop_timed_out", seconds=WORKER_STOP_TIMEOUT_SECONDS)
         except Exception as error:  # noqa: BLE001 - reported while running; stopping must go on
-            log.debug("api_stopped_with_error", error=type(error).__name__)
+            log.debug(f"{name}_stopped_with_error", error=type(error).__name__)
 
-    stack.push_async_callback(stop_api)
+    stack.push_async_callback(stop_server)
     return task
 
 
 async def _run_until_stopped(
-    shutdown: asyncio.Event, worker: asyncio.Task[None], server: TemporalDevServer, api: asyncio.Task[None]
+    shutdown: asyncio.Event,
+    worker: asyncio.Task[None],
+    server: TemporalDevServer,
+    servers: dict[str, asyncio.Task[None]],
 ) -> None:
     waiting = asyncio.create_task(shutdown.wait())
     watching = asyncio.create_task(_watch_temporal(server))
-    done, _ = await asyncio.wait({waiting, worker, watching, api}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait(
+        {waiting, worker, watching, *servers.values()}, return_when=asyncio.FIRST_COMPLETED
+    )
     for task in (waiting, watching):
         task.cancel()
     if waiting in done:
@@ -187,7 +230,8 @@ async def _run_until_stopped(
     if worker in done:
         worker.result()  # re-raises what stopped the worker
         raise DevStackError("the worker stopped although nobody asked it to")
-    if api in done:
-        api.result()
-        raise DevStackError("the API stopped although nobody asked it to")
+    for name, task in servers.items():
+        if task in done:
+            task.result()
+            raise DevStackError(f"the {name} stopped although nobody asked it to")
     watching.result()

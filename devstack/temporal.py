@@ -2,7 +2,8 @@
 
 The server runs in its own session so that Ctrl-C in the terminal reaches only the dev stack, which
 then stops the worker first and the server after it. A pid file lets the next run stop a server left
-behind by a run that was killed outright.
+behind by a run that was killed outright. While it runs, `temporal.address` in the state folder says
+where it listens: commands beside the stack use the stack's payload keys only for that server.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from workflows import search_attributes
-
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
+
+from codec.wiring import TEMPORAL_ADDRESS_FILE
+from workflows import search_attributes
 
 STOP_TIMEOUT_SECONDS = 20
 
@@ -41,6 +43,7 @@ class TemporalDevServer:
     ui_port: int
     host: str = "127.0.0.1"
     namespace: str = "default"
+    ui_codec_endpoint: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _log: IO[bytes] | None = field(default=None, init=False)
 
@@ -57,6 +60,10 @@ class TemporalDevServer:
         return self.state_dir / "temporal.pid"
 
     @property
+    def address_file(self) -> Path:
+        return self.state_dir / TEMPORAL_ADDRESS_FILE
+
+    @property
     def target_host(self) -> str:
         return f"{self.host}:{self.port}"
 
@@ -68,6 +75,7 @@ class TemporalDevServer:
             "--port", str(self.port),
             "--ui-port", str(self.ui_port),
             "--log-level", "warn",
+            *(["--ui-codec-endpoint", self.ui_codec_endpoint] if self.ui_codec_endpoint else []),
             *registered_search_attributes(),
         ]  # fmt: skip
 
@@ -86,6 +94,7 @@ class TemporalDevServer:
             start_new_session=True,
         )
         self.pid_file.write_text(f"{self.process.pid}\n")
+        self.address_file.write_text(f"{self.target_host}\n")
 
     async def wait_until_serving(self, timeout: float = 60.0) -> None:
         """Wait until the frontend answers for the namespace, not merely until the port accepts."""
@@ -124,6 +133,7 @@ class TemporalDevServer:
                 self.process.kill()
                 self.process.wait()
         self.pid_file.unlink(missing_ok=True)
+        self.address_file.unlink(missing_ok=True)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -146,6 +156,7 @@ class TemporalDevServer:
         if Path(f"/proc/{pid}").exists():
             os.kill(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
+        self.address_file.unlink(missing_ok=True)
 
     def log_tail(self, chars: int = 2000) -> str:
         if not self.log_file.exists():

@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
         SubrogationRequest,
     )
     from workflows import search_attributes
-    from workflows.gateway import ActivityGateway, condition_or_deadline
+    from workflows.gateway import PAYMENT, ActivityGateway, condition_or_deadline
     from workflows.search_attributes import publish, show
 
 REVIEWABLE = (ClaimPhase.GATHERING_LOSS, ClaimPhase.IN_REVIEW)
@@ -351,6 +351,7 @@ class ClaimWorkflow:
                 interim=head is not None, requested_at=workflow.now(),
             ),
             summary=f"payout {state.payouts}",
+            options=PAYMENT,
         )
         state.paid_fen += amount.fen
 

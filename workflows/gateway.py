@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -21,6 +22,25 @@ DATABASE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_inte
 DATABASE_TIMEOUT = timedelta(seconds=60)
 
 
+@dataclass(frozen=True)
+class ActivityOptions:
+    start_to_close: timedelta
+    retry: RetryPolicy
+    heartbeat: timedelta | None = None
+
+
+DATABASE = ActivityOptions(start_to_close=DATABASE_TIMEOUT, retry=DATABASE_RETRY)
+# A payout waits on the payment service (its client gives up after 20 s). The activity heartbeats
+# while it waits, so a worker that dies mid-payment is given up on after 10 s, not 30, and the
+# payout is sent again, with the same idempotency key, from another worker. Retried for as long as
+# the payment service is down; a refusal is non-retryable.
+PAYMENT = ActivityOptions(
+    start_to_close=timedelta(seconds=30),
+    heartbeat=timedelta(seconds=10),
+    retry=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=60)),
+)
+
+
 class ActivityGateway:
     """Runs activities and counts those in flight, so continue-as-new never cuts one off."""
 
@@ -28,14 +48,22 @@ class ActivityGateway:
         self.policy_id = policy_id
         self.in_flight = 0
 
-    async def call(self, method: Callable[[Any, Any], Awaitable[ResultT]], arg: Any, *, summary: str) -> ResultT:
+    async def call(
+        self,
+        method: Callable[[Any, Any], Awaitable[ResultT]],
+        arg: Any,
+        *,
+        summary: str,
+        options: ActivityOptions = DATABASE,
+    ) -> ResultT:
         self.in_flight += 1
         try:
             return await workflow.execute_activity_method(
                 method,
                 arg,
-                start_to_close_timeout=DATABASE_TIMEOUT,
-                retry_policy=DATABASE_RETRY,
+                start_to_close_timeout=options.start_to_close,
+                heartbeat_timeout=options.heartbeat,
+                retry_policy=options.retry,
                 summary=summary,
             )
         finally:

@@ -18,7 +18,7 @@ PolicyIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. pol-3f2
 IncidentIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. inc-…")]
 ClaimIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. clm-…")]
 EventIdPath = Annotated[str, Path(min_length=1, max_length=128)]
-After = Annotated[str | None, Query(max_length=128, description="the last id of the previous page")]
+After = Annotated[str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="the last id of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 HistoryLimit = Annotated[int, Query(ge=1, le=2000)]
 

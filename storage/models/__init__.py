@@ -1,6 +1,7 @@
 """SQLAlchemy models of every table; the migrations in storage/migrations create the same schema."""
 
 from storage.models.api_access import ApiGrantRow, ApiKeyRow, ApiRequestRow, WebhookSecretRow
+from storage.models.audit import AuditLogRow
 from storage.models.base import Base
 from storage.models.claims import (
     ClaimPhaseRow,
@@ -46,6 +47,7 @@ __all__ = [
     "WebhookSecretRow",
     "POLICY_NUMBER_SEQUENCE",
     "ApplicationRow",
+    "AuditLogRow",
     "AssessmentRow",
     "Base",
     "CancellationRow",

@@ -5,6 +5,7 @@ Each stack runs as a subprocess on free ports in a temporary state folder, never
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -28,20 +29,20 @@ CLI = [sys.executable, "-m", "cli.main"]
 TEMPORAL = Path(sys.executable).parent / "temporal"
 EXAMPLES = REPO / "examples"
 EXAMPLE = EXAMPLES / "application.json"
-MAKE_DEV_PORTS = {7233, 8233, 55432, 8300}
+MAKE_DEV_PORTS = {7233, 8233, 55432, 8300, 8301}
 START_TIMEOUT = 60
 STOP_TIMEOUT = 40
 
 
 def pick_free_ports() -> dict[str, int]:
-    """Four distinct free ports, none of them one that `make dev` uses."""
+    """Five distinct free ports, none of them one that `make dev` uses."""
     chosen: set[int] = set()
-    while len(chosen) < 4:
+    while len(chosen) < 5:
         port = free_port()
         if port not in MAKE_DEV_PORTS:
             chosen.add(port)
-    temporal, ui, pg, api = sorted(chosen)
-    return {"temporal": temporal, "ui": ui, "pg": pg, "api": api}
+    temporal, ui, pg, api, codec = sorted(chosen)
+    return {"temporal": temporal, "ui": ui, "pg": pg, "api": api, "codec": codec}
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -60,6 +61,7 @@ class RunningStack:
     ports: dict[str, int]
     out: Path
     err: Path
+    state_dir: Path
 
     def output(self) -> str:
         return f"--- stdout\n{self.out.read_text()}\n--- stderr\n{self.err.read_text()[-4000:]}"
@@ -70,6 +72,7 @@ class RunningStack:
             CYBERINS_TEMPORAL_UI_PORT=str(self.ports["ui"]),
             CYBERINS_API_PORT=str(self.ports["api"]),
             CYBERINS_POSTGRES_PORT=str(self.ports["pg"]),
+            CYBERINS_STATE_DIR=str(self.state_dir),  # where the CLI finds the stack's payload keys
         )
         return subprocess.run(
             [*CLI, *args], cwd=REPO, env=env, check=False, capture_output=True, text=True, timeout=120
@@ -97,13 +100,15 @@ def launch(state_dir: Path, ports: dict[str, int], name: str) -> RunningStack:
                 str(ports["pg"]),
                 "--api-port",
                 str(ports["api"]),
+                "--codec-port",
+                str(ports["codec"]),
             ],
             cwd=REPO,
             env=clean_env(),
             stdout=stdout,
             stderr=stderr,
         )
-    return RunningStack(process, ports, out, err)
+    return RunningStack(process, ports, out, err, state_dir)
 
 
 def start_stack(state_dir: Path, ports: dict[str, int], name: str) -> RunningStack:
@@ -157,6 +162,18 @@ def describe_workflow(ports: dict[str, int], workflow_id: str) -> dict:
     return json.loads(result.stdout)
 
 
+def stored_input_encoding(ports: dict[str, int], workflow_id: str) -> bytes:
+    """The encoding of the start input as Temporal stores it, read without the codec."""
+    result = subprocess.run(
+        [str(TEMPORAL), "workflow", "show", "--address", f"127.0.0.1:{ports['temporal']}",
+         "--workflow-id", workflow_id, "--output", "json"],
+        check=False, capture_output=True, text=True, timeout=30, env=clean_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    started = json.loads(result.stdout)["events"][0]["workflowExecutionStartedEventAttributes"]
+    return base64.b64decode(started["input"]["payloads"][0]["metadata"]["encoding"])
+
+
 def wait_for_phase(stack: RunningStack, policy_id: str, phase: str) -> dict:
     deadline = time.monotonic() + 30
     while True:
@@ -201,6 +218,7 @@ def test_dev_stack_runs_a_policy_and_keeps_it_across_restarts(stack_folder: Path
         assert described["workflowExecutionInfo"]["type"]["name"] == "PolicyWorkflow"
         assert described["workflowExecutionInfo"]["status"] == "WORKFLOW_EXECUTION_STATUS_RUNNING"
         assert wait_for_phase(stack, policy_id, "awaiting_assessment")["policy_id"] == policy_id
+        assert stored_input_encoding(stack.ports, workflow_id) == b"binary/encrypted"  # make dev encrypts
         assert f"http://127.0.0.1:{stack.ports['api']}" in stack.output()  # the panel says where the API is
         demo = stack.cli("demo")
         assert demo.returncode == 0, demo.stdout + demo.stderr
@@ -228,10 +246,15 @@ def test_dev_stack_runs_a_policy_and_keeps_it_across_restarts(stack_folder: Path
         stop_and_check_gone(restarted, state_dir)
 
 
-def temporal_cli(ports: dict[str, int], *args: str) -> subprocess.CompletedProcess[str]:
+def temporal_cli(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """The Temporal CLI with the codec server settings the panel prints: payloads are encrypted."""
+    token = (stack.state_dir / "codec-token").read_text().strip()
+    env = clean_env(
+        TEMPORAL_CODEC_ENDPOINT=f"http://localhost:{stack.ports['codec']}", TEMPORAL_CODEC_AUTH=f"Bearer {token}"
+    )
     return subprocess.run(
-        [str(TEMPORAL), *args, "--address", f"127.0.0.1:{ports['temporal']}", "--output", "json"],
-        check=False, capture_output=True, text=True, timeout=60,
+        [str(TEMPORAL), *args, "--address", f"127.0.0.1:{stack.ports['temporal']}", "--output", "json"],
+        check=False, capture_output=True, text=True, timeout=60, env=env,
     )
 
 
@@ -243,7 +266,7 @@ def drive_through_the_readme(stack: RunningStack, policy_id: str) -> None:
     assert "Traceback" not in unknown.stderr
 
     assessed = temporal_cli(
-        stack.ports, "workflow", "update", "execute", "--workflow-id", workflow_id,
+        stack, "workflow", "update", "execute", "--workflow-id", workflow_id,
         "--name", "submit_assessment", "--input-file", str(EXAMPLES / "assessment.json"),
     )
     assert assessed.returncode == 0, assessed.stderr
@@ -252,7 +275,7 @@ def drive_through_the_readme(stack: RunningStack, policy_id: str) -> None:
     assert quoted["quote"]["quote_id"] == f"{policy_id}-t1"
 
     accepted = temporal_cli(
-        stack.ports, "workflow", "update", "execute", "--workflow-id", workflow_id,
+        stack, "workflow", "update", "execute", "--workflow-id", workflow_id,
         "--name", "accept_quote", "--input", json.dumps({"quote_id": f"{policy_id}-t1"}),
     )
     assert accepted.returncode == 0, accepted.stderr
@@ -260,7 +283,7 @@ def drive_through_the_readme(stack: RunningStack, policy_id: str) -> None:
 
     # Straight after the acceptance's answer, as a vendor would: the policy is bound by then.
     signalled = temporal_cli(
-        stack.ports, "workflow", "signal", "--workflow-id", workflow_id,
+        stack, "workflow", "signal", "--workflow-id", workflow_id,
         "--name", "report_findings", "--input-file", str(EXAMPLES / "findings.json"),
     )
     assert signalled.returncode == 0, signalled.stderr

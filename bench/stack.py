@@ -1,0 +1,137 @@
+"""A cyberins stack of the benchmark's own, so that `make bench` works on a fresh clone without
+`make dev`: the Temporal dev server from .venv/bin/temporal, an embedded PostgreSQL, and
+`cyberins worker` and `cyberins api` processes, on free ports in a temporary folder.
+
+Nothing of the dev stack is touched: not `.state/`, not its ports 7233, 8233, 8300 or 55432.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from devstack.postgres import EmbeddedPostgres
+from storage.db import create_session_factory
+from storage.migrate import upgrade_to_head
+from workflows import search_attributes
+
+BIN = Path(sys.executable).parent
+RESERVED_PORTS = {5432, 7233, 8233, 8300, 55432}  # the dev stack's and a system PostgreSQL's
+DATABASE = "cyberins_bench"
+
+
+@dataclass
+class Stack:
+    """What a load run needs from a running stack, whoever started it."""
+
+    base_url: str
+    sessions: async_sessionmaker[AsyncSession]
+    temporal: Client
+    logs: Path
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in RESERVED_PORTS:
+            return port
+
+
+@asynccontextmanager
+async def own_stack(*, say=print) -> AsyncIterator[Stack]:
+    """Start everything, yield the running stack, stop everything and remove the folder."""
+    folder = Path(tempfile.mkdtemp(prefix="cyberins-bench-"))
+    async with AsyncExitStack() as stack:
+        stack.callback(shutil.rmtree, folder, True)
+        say(f"stack folder {folder}")
+        postgres = EmbeddedPostgres(data_dir=folder / "pg", port=free_port())
+        stack.callback(postgres.destroy)
+        await asyncio.to_thread(postgres.start)
+        await asyncio.to_thread(postgres.create_database, DATABASE)
+        database_url = postgres.url(DATABASE)
+        await asyncio.to_thread(upgrade_to_head, database_url)
+        say(f"PostgreSQL on port {postgres.port}, migrated")
+
+        temporal = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(BIN / "temporal"), data_converter=pydantic_data_converter,
+            search_attributes=search_attributes.ALL, port=free_port(), ui=False,
+        )
+        stack.push_async_callback(temporal.shutdown)
+        target = temporal.client.service_client.config.target_host
+        say(f"Temporal dev server on {target}")
+
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "TEMPORAL_ADDRESS": target,
+            "TEMPORAL_NAMESPACE": temporal.client.namespace,
+            "CYBERINS_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:8]}",
+            "CYBERINS_API_HOST": "127.0.0.1",
+            "CYBERINS_API_PORT": str(port),
+            "CYBERINS_STATE_DIR": str(folder / "state"),
+            "CYBERINS_LOG_FORMAT": "json",
+            "CYBERINS_LOG_LEVEL": "WARNING",
+        }
+        for name in ("TEMPORAL_PROFILE", "TEMPORAL_API_KEY", "CYBERINS_PAYMENT_URL"):
+            env.pop(name, None)
+        for role in ("worker", "api"):
+            process = _start(role, env, folder / f"{role}.log")
+            stack.callback(_stop, process)
+        base_url = f"http://127.0.0.1:{port}"
+        await asyncio.to_thread(_wait_for_health, base_url, folder / "api.log")
+        say(f"cyberins worker and api running; API on {base_url}")
+
+        engine, sessions = create_session_factory(database_url)
+        stack.push_async_callback(engine.dispose)
+        yield Stack(base_url, sessions, temporal.client, folder)
+        say("stopping the stack")
+
+
+def _start(role: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "cyberins"), role], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_for_health(base_url: str, log: Path, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the API did not answer /health within {seconds:.0f} s:\n{log.read_text()[-3000:]}")
