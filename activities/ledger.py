@@ -11,6 +11,15 @@ from domain.loss_statement import LossStatement
 from workflows.messages import policy_workflow_id
 
 
+def _this_call() -> str:
+    """The same for every retry of one activity, new for each one the workflow schedules: a
+    determination refused by the ledger and asked again is a new update, not the old answer."""
+    if not activity.in_activity():
+        return "direct"
+    info = activity.info()
+    return f"{info.workflow_run_id}:{info.activity_id}"
+
+
 class LedgerActivities:
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -20,7 +29,7 @@ class LedgerActivities:
         """Determine the loss against what the policy period has left, and hold it for the claim."""
         return await self._update(
             request.policy_id, "reserve_claim", request, LossStatement,
-            update_id=f"{request.claim_id}:reserve:{request.determination}",
+            update_id=f"{request.claim_id}:reserve:{request.determination}:{_this_call()}",
         )
 
     @activity.defn

@@ -52,13 +52,12 @@ async def test_a_reopened_claim_pays_only_what_its_policy_holds(time_skipping_en
         assert seen.status.phase is not ClaimPhase.PAYING, "the claim is stuck paying"
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a determination refused by the ledger is refused forever")
 async def test_a_claim_refused_a_determination_can_be_determined_once_its_items_are_put_right(
     time_skipping_env, session_factory, task_queue
 ):
     """The ledger refuses a claim with two BI items. The adjuster replaces the second one; the next
-    determination carries the same number, so the activity sends the same update id
-    (`<claim>:reserve:<n>`) and Temporal answers with the first refusal, whatever the items are now."""
+    determination carries the same number; it once sent the same update id (`<claim>:reserve:<n>`) and
+    Temporal answered with the first refusal, whatever the items were now."""
     async with running_worker(time_skipping_env.client, session_factory, task_queue):
         stage = await open_claim(time_skipping_env, session_factory, task_queue, notice="on_time", rules=ClaimRules())
         claim = stage.claim

@@ -85,7 +85,7 @@ KNOWN_BUG_REOPEN_HOLDS_NOTHING = True
 # with it the policy update id `<claim>:reserve:<n>`: every later determination gets the first
 # refusal back from Temporal, whatever the facts are now. No determination follows such a refusal
 # while this is True.
-KNOWN_BUG_LEDGER_REFUSAL_STICKS = True
+KNOWN_BUG_LEDGER_REFUSAL_STICKS = False
 
 
 @dataclass(frozen=True)
