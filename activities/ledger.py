@@ -13,7 +13,9 @@ from workflows.messages import policy_workflow_id
 
 def _this_call() -> str:
     """The same for every retry of one activity, new for each one the workflow schedules: a
-    determination refused by the ledger and asked again is a new update, not the old answer."""
+    determination refused by the ledger and asked again is a new update, not the old answer, and a
+    claim that settles the same amount twice (an interim payment, then a close and a reopen) is
+    settled twice."""
     if not activity.in_activity():
         return "direct"
     info = activity.info()
@@ -36,7 +38,7 @@ class LedgerActivities:
     async def settle_reservation(self, request: SettleReservation) -> LedgerPosition:
         return await self._update(
             request.policy_id, "settle_claim", request, LedgerPosition,
-            update_id=f"{request.claim_id}:settle:{request.paid.fen}:{request.final}",
+            update_id=f"{request.claim_id}:settle:{_this_call()}",
         )
 
     async def _update(self, policy_id: str, name: str, request, result_type, *, update_id: str):

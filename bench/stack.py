@@ -10,31 +10,27 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from devstack.ports import free_port
 from devstack.postgres import EmbeddedPostgres
+from devstack.processes import spawn, stop, wait_for_health
 from storage.db import create_session_factory
 from storage.migrate import upgrade_to_head
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
-RESERVED_PORTS = {5432, 7233, 8233, 8300, 55432}  # the dev stack's and a system PostgreSQL's
 DATABASE = "cyberins_bench"
 
 
@@ -46,15 +42,6 @@ class Stack:
     sessions: async_sessionmaker[AsyncSession]
     temporal: Client
     logs: Path
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        if port not in RESERVED_PORTS:
-            return port
 
 
 @asynccontextmanager
@@ -96,42 +83,13 @@ async def own_stack(*, say=print) -> AsyncIterator[Stack]:
         for name in ("TEMPORAL_PROFILE", "TEMPORAL_API_KEY", "CYBERINS_PAYMENT_URL"):
             env.pop(name, None)
         for role in ("worker", "api"):
-            process = _start(role, env, folder / f"{role}.log")
-            stack.callback(_stop, process)
+            process = spawn([str(BIN / "cyberins"), role], log=folder / f"{role}.log", env=env)
+            stack.callback(stop, process, 30)
         base_url = f"http://127.0.0.1:{port}"
-        await asyncio.to_thread(_wait_for_health, base_url, folder / "api.log")
+        await asyncio.to_thread(wait_for_health, f"{base_url}/health", log=folder / "api.log", seconds=90)
         say(f"cyberins worker and api running; API on {base_url}")
 
         engine, sessions = create_session_factory(database_url)
         stack.push_async_callback(engine.dispose)
         yield Stack(base_url, sessions, temporal.client, folder)
         say("stopping the stack")
-
-
-def _start(role: str, env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(BIN / "cyberins"), role], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_for_health(base_url: str, log: Path, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base_url}/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the API did not answer /health within {seconds:.0f} s:\n{log.read_text()[-3000:]}")

@@ -28,8 +28,17 @@ def taken_ports(wanted: dict[str, int], host: str = "127.0.0.1") -> dict[str, in
     return {purpose: port for purpose, port in wanted.items() if not port_is_free(port, host)}
 
 
+# The dev stack's ports (Temporal, its UI, the API, the codec server, PostgreSQL) and a system
+# PostgreSQL's: a test's or a benchmark's server never takes them, even while they are free.
+RESERVED_PORTS = frozenset({5432, 7233, 8233, 8300, 8301, 55432})
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port the kernel considers free now (tests start servers on these)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
+    """A port the kernel considers free now and that `make dev` does not use (tests and benchmarks
+    start their servers on these)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+        if port not in RESERVED_PORTS:
+            return port

@@ -52,6 +52,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.search_attributes import publish, show
 
 REVIEWABLE = (ClaimPhase.GATHERING_LOSS, ClaimPhase.IN_REVIEW)
+# A reopened claim needs a new determination before it can be approved or paid again.
+REOPEN_NEEDS_DETERMINATION = "reopen-needs-determination"
 
 
 @workflow.defn(name="ClaimWorkflow")
@@ -304,11 +306,16 @@ class ClaimWorkflow:
 
     @workflow.update
     async def reopen(self, request: ClaimClosure) -> ClaimStatus:
-        """New facts after closing: the claim returns to review and holds its limits again."""
+        """New facts after closing. Closing released what the claim held beyond what it had paid, and
+        other claims may have used it since, so the claim gathers its loss again and the next
+        determination holds its limits afresh; the old statement stays on record until then."""
         async with self.lock:
             self.state.reopened += 1
             await self._settle(final=False)
-            phase = ClaimPhase.IN_REVIEW if self.state.statement else ClaimPhase.GATHERING_LOSS
+            if workflow.patched(REOPEN_NEEDS_DETERMINATION) or not self.state.statement:
+                phase = ClaimPhase.GATHERING_LOSS
+            else:
+                phase = ClaimPhase.IN_REVIEW  # histories before the patch: back in review on a released hold
             await self._back_to_review()
             await self._enter(phase, f"reopened: {request.reason}")
             self.state.closing_reason = None

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.ports import free_port
 from tests.faults.processes import BIN, Bank, Process, start, worker_env
-from tests.fixtures.postgres import free_port
 
 FAILED = pytest.StashKey[bool]()  # set on a test item when its call phase failed
 

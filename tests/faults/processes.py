@@ -1,5 +1,6 @@
 """The processes a fault test starts and kills: `cyberins worker`s, the bank simulator and a Temporal
-dev server of its own. Each runs in its own session, so a kill -9 reaches that process alone."""
+dev server of its own. Each runs in its own session, so a kill -9 reaches that process alone, and
+ends with the test run (`devstack.processes`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Describe
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
+from devstack import processes
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
@@ -44,30 +46,15 @@ class Process:
         self.popen.wait(10)
 
     def stop(self, timeout: float = 20) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+        processes.stop(self.popen, timeout)
 
     def tail(self, chars: int = 3000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+        return processes.tail(self.log, chars)
 
 
 def start(name: str, command: list[str], folder: Path, env: dict[str, str] | None = None) -> Process:
     log = folder / f"{name}.log"
-    popen = subprocess.Popen(
-        command,
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    return Process(name, popen, log)
+    return Process(name, processes.spawn(command, log=log, env=env, cwd=REPO), log)
 
 
 def worker_env(

@@ -15,6 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.claim import ClaimActivities
 from activities.claim_messages import PayoutInstruction
+from devstack.ports import free_port
 from domain.money import Money
 from payments.gateway import (
     PaymentGateway,
@@ -25,7 +26,6 @@ from payments.gateway import (
 from payments.messages import PayoutOrder
 from payments.simulator import create_app
 from tests.activities.builders import DAY, T0
-from tests.fixtures.postgres import free_port
 
 KEY = "clm-1:payout:1"
 

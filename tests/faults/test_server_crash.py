@@ -15,10 +15,10 @@ from collections import Counter
 
 from temporalio.client import Client
 
+from devstack.ports import free_port
 from tests.faults.claims import accept_offers, each, offered_claims, retries_in, settled, until
 from tests.faults.payouts import assert_paid_once, claims_closed, repeated_keys
 from tests.faults.processes import DevServer, pollers
-from tests.fixtures.postgres import free_port
 
 POLICIES, INCIDENTS_PER_POLICY = 3, 10  # 30 claims, 63 workflow executions
 # As in the worker test: when the server dies, payouts are booked but unanswered and no claim is paid.

@@ -141,8 +141,8 @@ class ClaimModel:
     def reopen(self) -> ClaimModel | Refused:
         if self.finished or self.phase is not ClaimPhase.CLOSED:
             return Refused(f"only a closed claim can be reopened (it is {self.phase.value})")
-        phase = ClaimPhase.IN_REVIEW if self.statement else ClaimPhase.GATHERING_LOSS
-        return replace(self, phase=phase, approvals=())
+        # Closing released the hold beyond what was paid: only a new determination holds it again.
+        return replace(self, phase=ClaimPhase.GATHERING_LOSS, approvals=())
 
     def time_passes(self, days: int) -> ClaimModel:
         if self.phase is not ClaimPhase.CLOSED or self.finished:

@@ -69,7 +69,7 @@ TRANSITIONS = {
     "accept_offer": {(O, C)},
     "deny": {(G, C), (R, C), (O, C)},
     "close": {(G, C), (R, C), (O, C)},
-    "reopen": {(C, G), (C, R)},
+    "reopen": {(C, G)},
 }
 ER, BI = CoverageHead.EMERGENCY_RESPONSE, CoverageHead.BUSINESS_INTERRUPTION
 ON_SCHEDULE = [BI, ER, CoverageHead.RANSOMWARE_EXTORTION, CoverageHead.DATA_BREACH_LIABILITY]
@@ -77,10 +77,10 @@ OFF_SCHEDULE = [CoverageHead.FRAUD_SOCIAL_ENGINEERING, CoverageHead.PUBLIC_RELAT
 MAX_DAYS = 200  # well before renewal (60 days before the term ends) and any run-off
 # Known bugs this machine found, each pinned by a strict xfail in test_claim_regressions.py. Until they
 # are fixed the machine steers around them; set a flag to False to let it find the bug again.
-# A claim reopened after a determination is back in review with its old statement while its policy
-# holds none of it, so approving and accepting pays money the policy's ledger then refuses. Only
-# claims closed before any determination are reopened while this is True.
-KNOWN_BUG_REOPEN_HOLDS_NOTHING = True
+# A claim reopened after a determination was back in review with its old statement while its policy
+# held none of it, so approving and accepting paid money the policy's ledger then refused. Fixed
+# (a reopened claim gathers its loss again); True would again reopen only undetermined claims.
+KNOWN_BUG_REOPEN_HOLDS_NOTHING = False
 # A determination the ledger refused (below what was paid, a second BI item) keeps its number, and
 # with it the policy update id `<claim>:reserve:<n>`: every later determination gets the first
 # refusal back from Temporal, whatever the facts are now. No determination follows such a refusal

@@ -153,7 +153,10 @@ async def test_a_state_backed_attack_is_excluded_and_the_claim_denied(time_skipp
             await claim.execute_update(ClaimWorkflow.approve, Approval(approver_id="adjuster-2"))
         assert "closed" in str(closed.value.cause)
         reopened = await claim.execute_update(ClaimWorkflow.reopen, ClaimClosure(reason="new attribution evidence"))
-        assert reopened.phase.value == "in_review" and reopened.closing_reason is None
+        # New facts: the loss is gathered and determined again before anyone can approve it.
+        assert reopened.phase.value == "gathering_loss" and reopened.closing_reason is None
+        again = await claim.execute_update(ClaimWorkflow.determine)
+        assert again.total_payable.fen == 0 and Exclusion.WAR_OR_STATE_BACKED in again.exclusions_applied
 
 
 async def test_late_notice_is_flagged_or_denies_as_the_policy_says(time_skipping_env, session_factory, task_queue):

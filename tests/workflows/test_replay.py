@@ -124,6 +124,31 @@ async def test_fresh_incident_and_claim_histories_replay(time_skipping_env, sess
             (HISTORIES / f"{name}.json").write_text(history.to_json())
 
 
+async def test_a_reopened_claim_history_replays(time_skipping_env, session_factory, task_queue):
+    """Determined, closed, reopened, closed again. `claim_reopened.json` carries the
+    `reopen-needs-determination` marker (the claim went back to gathering); without the patch call
+    it fails to replay. `claim_reopened_before_patch.json` was recorded by the code before the patch
+    (back to review): a claim reopened then must go on as it started."""
+    from domain.claim import ClaimRules
+    from tests.properties.claim_stage import open_claim
+    from tests.properties.test_claim_regressions import RESPONDER_BILL
+    from workflows.claim_messages import ClaimClosure, LossItemsSubmission
+
+    async with running_worker(time_skipping_env.client, session_factory, task_queue):
+        stage = await open_claim(time_skipping_env, session_factory, task_queue, notice="on_time", rules=ClaimRules())
+        claim = stage.claim
+        await claim.execute_update(ClaimWorkflow.submit_loss_items, LossItemsSubmission(items=[RESPONDER_BILL]))
+        await claim.execute_update(ClaimWorkflow.determine)
+        await claim.execute_update(ClaimWorkflow.close, ClaimClosure(reason="closed before paying"))
+        reopened = await claim.execute_update(ClaimWorkflow.reopen, ClaimClosure(reason="more evidence"))
+        await claim.execute_update(ClaimWorkflow.close, ClaimClosure(reason="nothing new after all"))
+    history = await claim.fetch_history()
+    await replayer().replay_workflow(history)
+    assert reopened.phase.value == "gathering_loss"
+    if os.environ.get("CYBERINS_RECORD_HISTORIES"):
+        (HISTORIES / "claim_reopened.json").write_text(history.to_json())
+
+
 def replayer() -> Replayer:
     return Replayer(workflows=[PolicyWorkflow, IncidentWorkflow, ClaimWorkflow], data_converter=pydantic_data_converter)
 
@@ -142,6 +167,8 @@ async def test_committed_histories_replay(path: Path):
 
 def test_histories_are_committed():
     names = {path.stem for path in committed_histories()}
-    assert {"policy_every_phase_run0", "incident_ransomware", "claim_ransomware"} <= names, (
+    expected = {"policy_every_phase_run0", "incident_ransomware", "claim_ransomware", "claim_reopened",
+                "claim_reopened_before_patch"}
+    assert expected <= names, (
         "record them with CYBERINS_RECORD_HISTORIES=1"
     )
