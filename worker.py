@@ -14,22 +14,25 @@ from activities.claim import ClaimActivities
 from activities.incident import IncidentActivities
 from activities.ledger import LedgerActivities
 from activities.policy import PolicyActivities
+from activities.qualification import QualificationActivities
 from payments.gateway import PaymentGateway, payment_gateway_from_env
 from workflows.claim import ClaimWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.policy import PolicyWorkflow
+from workflows.qualification import QualificationWorkflow
 
-WORKFLOWS = [PolicyWorkflow, IncidentWorkflow, ClaimWorkflow]
+WORKFLOWS = [PolicyWorkflow, IncidentWorkflow, ClaimWorkflow, QualificationWorkflow]
 
 
 def activities_for(
     client: Client, sessions: async_sessionmaker[AsyncSession], payments: PaymentGateway | None = None
 ) -> list:
-    policy, incident, claim, ledger = (
+    policy, incident, claim, ledger, qualification = (
         PolicyActivities(sessions),
         IncidentActivities(sessions),
         ClaimActivities(sessions, payments),
         LedgerActivities(client),
+        QualificationActivities(sessions),
     )
     return [
         incident.load_incident_cover,
@@ -61,6 +64,14 @@ def activities_for(
         policy.record_endorsement,
         policy.record_cancellation,
         policy.record_policy_phase,
+        qualification.record_qualification,
+        qualification.record_qualification_event,
+        qualification.working_deadline,
+        qualification.issue_intent_form,
+        qualification.check_policy_proofs,
+        qualification.record_certificate,
+        qualification.recheck_policy,
+        qualification.notify_qualification,
     ]
 
 

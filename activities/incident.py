@@ -21,10 +21,10 @@ from activities.incident_messages import (
     RecordIncidentEvent,
     RegisterEvidence,
 )
+from activities.log_context import activity_log
 from domain.incident import Evidence
 from storage.repositories import CustodyEntry
 from storage.repositories.incidents import evidence_from_row
-from activities.log_context import activity_log
 from storage.unit_of_work import UnitOfWork
 
 

@@ -26,6 +26,8 @@ class Party(StrEnum):
     INSURED = "insured"
     VENDOR = "vendor"
     OPERATOR = "operator"
+    PLATFORM = "platform"  # the open platform's operations team (§8)
+    PROVIDER = "provider"  # a platform's service provider seeking qualification
 
 
 class Notification(_Message):

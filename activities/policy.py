@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.log_context import activity_log
 from activities.messages import (
     BindPolicy,
     Escalation,
@@ -46,7 +47,6 @@ from domain.findings import (
 from domain.policy import BoundPolicy, PolicyPhase, local_date
 from storage.models import FindingResolutionRow, FindingRow
 from storage.repositories import NewFinding, OutboxEntry, remediation_notices
-from activities.log_context import activity_log
 from storage.unit_of_work import UnitOfWork
 
 # Policy numbers carry the year the term starts in China, whatever zone the caller used.

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import structlog
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
@@ -21,6 +22,8 @@ from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.problems import Problem
+
+log = structlog.get_logger("cyberins.api")
 
 ResultT = TypeVar("ResultT")
 RPC_TIMEOUT = timedelta(seconds=30)
@@ -56,11 +59,18 @@ async def temporal_errors(what: str) -> AsyncIterator[None]:
             raise Problem(404, "not_found", f"no {what} that you can see") from None
         if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise Problem(503, "temporal_unavailable", "Temporal is not reachable; nothing was applied, try again") from None
+        if error.status in (RPCStatusCode.CANCELLED, RPCStatusCode.ABORTED):
+            # An overloaded server gives up on a query or signal it could not hand to a worker in time
+            # ("context canceled", "buffered query cleared"): busy, not broken.
+            raise Problem(
+                503, "temporal_busy", f"{what} did not answer in time; nothing was applied, try again shortly"
+            ) from None
         if error.status == RPCStatusCode.RESOURCE_EXHAUSTED:
             raise Problem(429, "temporal_busy", "Temporal is rate limiting; try again shortly") from None
         if error.status == RPCStatusCode.INVALID_ARGUMENT:
             raise Problem(422, "rejected_by_temporal", f"Temporal rejected the request: {error.message}") from None
-        raise
+        log.warning("temporal_rpc_failed", what=what, rpc_status=error.status.name)
+        raise Problem(502, "temporal_error", f"Temporal failed this call ({error.status.name}); try again") from None
 
 
 async def update(

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
-from api.client import ApiClient
+from api.client import ApiClient, ApiError
 from api.parties import PartyKind
 from api.provisioning import IssuedCredentials, issue_credentials
 from api.signatures import decode_secret, sign
@@ -99,9 +99,16 @@ async def _bind(insured: ApiClient, vendor: ApiClient, insurer_id: str, vendor_i
 
 
 async def _until(read, done, *, seconds: float = 120):
+    """Reads until `done`; a busy answer (429, 503, 504) is read again, as a client would."""
     deadline = time.monotonic() + seconds
     while True:
-        value = await read()
+        try:
+            value = await read()
+        except ApiError as error:
+            if error.status not in (429, 503, 504) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1)
+            continue
         if done(value):
             return value
         if time.monotonic() > deadline:

@@ -19,6 +19,7 @@ from storage.repositories import (
     PolicyRepository,
     PreCoverRepository,
 )
+from storage.repositories.qualifications import QualificationRepository
 
 
 class UnitOfWork:
@@ -35,6 +36,7 @@ class UnitOfWork:
     claims: ClaimRepository
     payouts: PayoutRepository
     api: ApiAccessRepository
+    qualifications: QualificationRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -51,6 +53,7 @@ class UnitOfWork:
         self.claims = ClaimRepository(self.session)
         self.payouts = PayoutRepository(self.session)
         self.api = ApiAccessRepository(self.session)
+        self.qualifications = QualificationRepository(self.session)
         return self
 
     async def __aexit__(

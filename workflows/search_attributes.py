@@ -1,7 +1,7 @@
 """What operators can filter on in the Temporal UI: ids and states, never personal data.
 
 SQL visibility allows at most 10 Keyword and 3 of each other type per namespace; this uses
-6 Keyword, 2 Int and 1 Bool. The dev stack and the tests register them; a production namespace
+7 Keyword, 2 Int and 1 Bool. The dev stack and the tests register them; a production namespace
 needs `temporal operator search-attribute create` once (see the README).
 """
 
@@ -19,9 +19,10 @@ CLAIM_PHASE = SearchAttributeKey.for_keyword("CyberinsClaimPhase")
 RISK_SCORE = SearchAttributeKey.for_int("CyberinsRiskScore")
 TERM_NUMBER = SearchAttributeKey.for_int("CyberinsTermNumber")
 REPORT_OVERDUE = SearchAttributeKey.for_bool("CyberinsReportOverdue")
+QUALIFICATION_PHASE = SearchAttributeKey.for_keyword("CyberinsQualificationPhase")
 
 ALL = [POLICY_ID, POLICY_PHASE, INDUSTRY, INCIDENT_GRADE, INCIDENT_CATEGORY, CLAIM_PHASE, RISK_SCORE, TERM_NUMBER,
-       REPORT_OVERDUE]
+       REPORT_OVERDUE, QUALIFICATION_PHASE]
 
 
 def publish(*pairs: SearchAttributePair) -> None:

@@ -1,4 +1,4 @@
-"""Starting the three workflows from outside (the API, the CLI): ids, conflict rules and summaries.
+"""Starting the workflows from outside (the API, the CLI): ids, conflict rules and summaries.
 
 Client-side code: nothing here runs inside a workflow. Summaries name ids, industries and grades,
 never an organisation's name, credit code or a reporter's reference.
@@ -18,7 +18,14 @@ from workflows.incident_messages import (
     incident_id_for,
     incident_workflow_id,
 )
+from domain.qualification import QualificationApplication, QualificationRules
 from workflows.messages import PolicyOutcome, PolicyWorkflowInput, policy_workflow_id
+from workflows.qualification_messages import (
+    QualificationStatus,
+    QualificationWorkflowInput,
+    qualification_id_for,
+    qualification_workflow_id,
+)
 
 
 async def start_policy(client: Client, task_queue: str, workflow_input: PolicyWorkflowInput) -> WorkflowHandle:
@@ -68,3 +75,24 @@ async def start_claim(client: Client, task_queue: str, workflow_input: ClaimWork
         static_summary=f"Claim {workflow_input.claim_id} ({workflow_input.claimant.value}) "
         f"for incident {workflow_input.incident_id}",
     )
+
+
+async def apply_for_qualification(
+    client: Client, task_queue: str, application: QualificationApplication, reference: str,
+    rules: QualificationRules | None = None,
+) -> tuple[str, WorkflowHandle]:
+    """(qualification id, handle). The same provider and reference always lead to one workflow."""
+    qualification_id = qualification_id_for(application.provider_id, reference)
+    handle = await client.start_workflow(
+        "QualificationWorkflow",
+        QualificationWorkflowInput(
+            qualification_id=qualification_id, application=application, rules=rules or QualificationRules()
+        ),
+        id=qualification_workflow_id(qualification_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        result_type=QualificationStatus,
+        static_summary=f"Platform qualification of provider {application.provider_id} "
+        f"by {application.proof_path.value.replace('_', ' ')}",
+    )
+    return qualification_id, handle

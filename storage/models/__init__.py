@@ -32,6 +32,12 @@ from storage.models.policies import (
     PolicyPhaseRow,
     PolicyRow,
 )
+from storage.models.qualifications import (
+    IntentFormRow,
+    QualificationEventRow,
+    QualificationProofRow,
+    QualificationRow,
+)
 from storage.models.underwriting import (
     ApplicationRow,
     AssessmentRow,
@@ -41,14 +47,13 @@ from storage.models.underwriting import (
 )
 
 __all__ = [
+    "POLICY_NUMBER_SEQUENCE",
     "ApiGrantRow",
     "ApiKeyRow",
     "ApiRequestRow",
-    "WebhookSecretRow",
-    "POLICY_NUMBER_SEQUENCE",
     "ApplicationRow",
-    "AuditLogRow",
     "AssessmentRow",
+    "AuditLogRow",
     "Base",
     "CancellationRow",
     "ClaimPhaseRow",
@@ -63,6 +68,7 @@ __all__ = [
     "IncidentEscalationRow",
     "IncidentEventRow",
     "IncidentRow",
+    "IntentFormRow",
     "LossItemRow",
     "LossStatementRow",
     "OrganisationRow",
@@ -70,7 +76,11 @@ __all__ = [
     "PayoutRow",
     "PolicyPhaseRow",
     "PolicyRow",
+    "QualificationEventRow",
+    "QualificationProofRow",
+    "QualificationRow",
     "QuoteRow",
     "SubrogationRow",
     "UnderwritingDecisionRow",
+    "WebhookSecretRow",
 ]

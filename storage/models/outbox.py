@@ -20,7 +20,8 @@ class OutboxNotificationRow(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(300), unique=True)
-    policy_id: Mapped[str] = mapped_column(String(128), index=True)
+    policy_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    qualification_id: Mapped[str | None] = mapped_column(String(128))
     recipient: Mapped[str] = mapped_column(String(16))
     recipient_id: Mapped[str | None] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(64))

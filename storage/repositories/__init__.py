@@ -11,8 +11,6 @@ from storage.repositories.pre_cover import PreCoverRepository
 
 __all__ = [
     "ApiAccessRepository",
-    "StoredAnswer",
-    "StoredKey",
     "ClaimRepository",
     "CoverQuery",
     "CustodyEntry",
@@ -28,6 +26,8 @@ __all__ = [
     "PayoutRepository",
     "PolicyRepository",
     "PreCoverRepository",
+    "StoredAnswer",
+    "StoredKey",
     "bound_policy_from_row",
     "remediation_notices",
 ]

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ApiGrantRow, ApiKeyRow, ApiRequestRow, WebhookSecretRow
 
-
 GRANT_PAGE = 10_000
 
 

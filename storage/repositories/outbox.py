@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Required, TypedDict
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,13 +12,14 @@ from storage.models import OutboxNotificationRow
 from storage.repositories.findings import DueFinding
 
 
-class OutboxEntry(TypedDict):
-    dedupe_key: str
-    policy_id: str
-    recipient: str
-    recipient_id: str | None
-    kind: str
-    payload: dict[str, Any]
+class OutboxEntry(TypedDict, total=False):
+    dedupe_key: Required[str]
+    policy_id: Required[str | None]
+    qualification_id: str | None
+    recipient: Required[str]
+    recipient_id: Required[str | None]
+    kind: Required[str]
+    payload: Required[dict[str, Any]]
 
 
 class OutboxRepository:

@@ -1,0 +1,142 @@
+"""Qualification I/O: the platform's records, the working calendar, the intent form to the insurer,
+and verifying proofs against the service's own policy records."""
+
+from __future__ import annotations
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.log_context import activity_log
+from activities.qualification_messages import (
+    CheckPolicyProofs,
+    IntentForm,
+    IssueIntentForm,
+    PolicyProofsChecked,
+    QualificationNotice,
+    RecheckPolicy,
+    RecordCertificate,
+    RecordQualification,
+    RecordQualificationEvent,
+    WorkingDeadlineRequest,
+)
+from calendars.china import configured_calendar
+from domain.errors import DomainRuleError
+from domain.qualification import QualificationPhase, Verification, verify_policy_proofs
+from domain.working_calendar import BusinessDeadline, business_deadline
+from storage.unit_of_work import UnitOfWork
+
+
+def intent_id_for(qualification_id: str) -> str:
+    return f"intent-{qualification_id.removeprefix('qual-')}"
+
+
+class QualificationActivities:
+    def __init__(self, sessions) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    async def record_qualification(self, command: RecordQualification) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.qualifications.add(
+                command.qualification_id, command.application, phase=QualificationPhase.PLATFORM_REVIEW.value,
+                at=command.at,
+            )
+        activity_log(qualification_id=command.qualification_id).info(
+            "qualification recorded", proof_path=command.application.proof_path.value
+        )
+
+    @activity.defn
+    async def record_qualification_event(self, command: RecordQualificationEvent) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.qualifications.add_event(
+                command.qualification_id, event_key=command.event_key, kind=command.kind.value, at=command.at,
+                actor=command.actor, details=command.details,
+            )
+            await uow.qualifications.set_phase(
+                command.qualification_id, command.phase.value, at=command.at, policy_id=command.policy_id,
+                qualified_until=command.qualified_until,
+            )
+        activity_log(qualification_id=command.qualification_id).info(
+            "qualification event recorded", kind=command.kind.value, phase=command.phase.value
+        )
+
+    @activity.defn
+    async def working_deadline(self, request: WorkingDeadlineRequest) -> BusinessDeadline:
+        """Counted here, not in workflow code: a newer holiday schedule must not change a deadline
+        a running workflow has already set."""
+        try:
+            return business_deadline(configured_calendar(), request.start, request.working_days)
+        except DomainRuleError as error:
+            raise ApplicationError(error.message, type=error.code, non_retryable=True) from None
+
+    @activity.defn
+    async def issue_intent_form(self, command: IssueIntentForm) -> IntentForm:
+        application = command.application
+        intent_id = intent_id_for(command.qualification_id)
+        limit = application.requested_limit
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.qualifications.add_intent_form({
+                "intent_id": intent_id, "qualification_id": command.qualification_id,
+                "provider_id": application.provider_id,
+                "unified_social_credit_code": application.unified_social_credit_code,
+                "insurer_id": application.insurer_id, "requested_limit_fen": limit.fen if limit else None,
+                "currency": limit.currency if limit else None, "generated_at": command.at,
+            })
+        activity_log(qualification_id=command.qualification_id).info("intent form issued", intent_id=intent_id)
+        return IntentForm(intent_id=intent_id, insurer_id=application.insurer_id)
+
+    @activity.defn
+    async def check_policy_proofs(self, command: CheckPolicyProofs) -> PolicyProofsChecked:
+        async with UnitOfWork(self._sessions) as uow:
+            facts = await uow.qualifications.policy_facts(command.proofs.policy_number)
+            verification = verify_policy_proofs(
+                command.proofs, facts, command.application, command.at, command.rules,
+                qualified_until=command.qualified_until,
+            )
+            await uow.qualifications.add_proofs(_proof_row(
+                command.qualification_id, command.submission, "cyber_liability_policy",
+                command.proofs.model_dump(mode="json"), verification, command.at,
+            ))
+        activity_log(qualification_id=command.qualification_id).info(
+            "policy proofs checked", submission=command.submission, passed=verification.passed,
+            problems=[p.code for p in verification.problems],
+        )
+        return PolicyProofsChecked(verification=verification, policy_id=facts.policy_id)
+
+    @activity.defn
+    async def record_certificate(self, command: RecordCertificate) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.qualifications.add_proofs(_proof_row(
+                command.qualification_id, command.submission, "mlps_certificate",
+                command.certificate.model_dump(mode="json"), command.verification, command.at,
+            ))
+
+    @activity.defn
+    async def recheck_policy(self, command: RecheckPolicy) -> Verification:
+        """Is the qualifying policy still in force? Only the policy's state counts here, not the files."""
+        async with UnitOfWork(self._sessions) as uow:
+            facts = await uow.qualifications.policy_facts(command.policy_number)
+        problems = []
+        if not facts.found or facts.cancelled or facts.phase is None or not facts.phase.is_covered:
+            state = "cancelled" if facts.cancelled else (facts.phase.value if facts.phase else "not found")
+            problems.append({"code": "policy_not_in_force", "message": f"the qualifying policy is {state}"})
+        return Verification.model_validate({"problems": problems, "valid_until": facts.term_end if not problems else None})
+
+    @activity.defn
+    async def notify_qualification(self, notice: QualificationNotice) -> None:
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.outbox.enqueue([{
+                "dedupe_key": f"{notice.qualification_id}:{notice.kind}:{notice.key}:{notice.recipient.value}",
+                "policy_id": None, "qualification_id": notice.qualification_id,
+                "recipient": notice.recipient.value, "recipient_id": notice.recipient_id,
+                "kind": notice.kind, "payload": dict(notice.payload),
+            }])
+        activity_log(qualification_id=notice.qualification_id).info("notification enqueued", kind=notice.kind)
+
+
+def _proof_row(qualification_id, submission, path, proofs, verification: Verification, at) -> dict:
+    return {
+        "qualification_id": qualification_id, "submission": submission, "proof_path": path, "proofs": proofs,
+        "passed": verification.passed, "problems": [p.model_dump() for p in verification.problems],
+        "valid_until": verification.valid_until, "submitted_at": at,
+    }

@@ -1,0 +1,1 @@
+"""Working calendars, loaded from their published sources into `domain.working_calendar`."""

@@ -1,0 +1,420 @@
+"""The qualification workflow: one per provider application on the open platform (DOMAIN.md §8).
+
+    applied → platform contact (1 working day) and decision → intent form to the insurer
+    → insurer contact (3 working days) → underwriting and binding (the policy workflow)
+    → proofs verified against the bound policy → qualified ⇄ suspended, renewed yearly.
+
+The MLPS certificate path skips the insurer: the certificate is verified instead of the policy.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from activities.messages import Party
+    from activities.qualification import QualificationActivities
+    from activities.qualification_messages import (
+        CheckPolicyProofs,
+        IssueIntentForm,
+        QualificationEventKind,
+        QualificationNotice,
+        RecheckPolicy,
+        RecordCertificate,
+        RecordQualification,
+        RecordQualificationEvent,
+        WorkingDeadlineRequest,
+    )
+    from domain.qualification import (
+        ProofPath,
+        QualificationPhase,
+        Verification,
+        renewal_reminders,
+        verify_mlps_certificate,
+    )
+    from workflows import search_attributes
+    from workflows.gateway import ActivityGateway, condition_or_deadline
+    from workflows.qualification_messages import (
+        CertificateSubmission,
+        ContactDue,
+        InsurerContact,
+        PlatformContact,
+        PlatformDecision,
+        PolicyProofSubmission,
+        QualificationState,
+        QualificationStatus,
+        QualificationWorkflowInput,
+        Withdrawal,
+    )
+    from workflows.search_attributes import show
+
+PROOF_PHASES = (QualificationPhase.AWAITING_PROOFS, QualificationPhase.QUALIFIED, QualificationPhase.SUSPENDED)
+WAITING = {
+    QualificationPhase.PLATFORM_REVIEW: "Waiting for the platform's decision.",
+    QualificationPhase.INSURER_CONTACT: "Waiting for the insurer to contact the provider.",
+    QualificationPhase.AWAITING_PROOFS: "Underwriting and binding; waiting for the provider's proofs.",
+}
+# Rolled over well before the server's limits; a qualification lives for years of daily rechecks.
+HISTORY_EVENTS_PER_RUN = 5_000
+
+
+@workflow.defn(name="QualificationWorkflow")
+class QualificationWorkflow:
+    @workflow.init
+    def __init__(self, input: QualificationWorkflowInput) -> None:
+        self.input = input
+        self.application = input.application
+        self.rules = input.rules
+        self.state = input.state or QualificationState()
+        self.gateway = ActivityGateway(input.qualification_id)
+
+    @workflow.run
+    async def run(self, input: QualificationWorkflowInput) -> QualificationStatus:
+        if input.state is None:
+            await self._apply()
+            if await self._platform_review() and self.application.proof_path is ProofPath.CYBER_LIABILITY_POLICY:
+                await self._insurer_contact()
+        await self._hold_qualification()
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.gateway.in_flight == 0)
+        return self.status()
+
+    # -- Applied: the platform contacts the provider within a working day, then decides -------------
+
+    async def _apply(self) -> None:
+        state = self.state
+        state.applied_at = workflow.now()
+        await self.gateway.call(
+            QualificationActivities.record_qualification,
+            RecordQualification(qualification_id=self.input.qualification_id, application=self.application,
+                                at=workflow.now()),
+            summary="record the application",
+        )
+        self._publish()
+        await self._event(QualificationEventKind.APPLIED, "applied", proof_path=self.application.proof_path.value)
+        await self._notify("qualification_applied", Party.PLATFORM)
+
+    async def _platform_review(self) -> bool:
+        state = self.state
+        state.platform_contact = await self._contact_due(self.rules.platform_contact_working_days)
+        await self._event(QualificationEventKind.PLATFORM_CONTACT_DUE, "platform-due",
+                          due=state.platform_contact.due.isoformat())
+        show("Waiting for platform operations to contact the provider.")
+        await self._service_level(
+            lambda: state.platform_contact is not None and state.platform_contact.done_at is not None,
+            state.platform_contact, "platform", Party.PLATFORM, escalate_to=[Party.PLATFORM],
+        )
+        await workflow.wait_condition(lambda: state.phase is not QualificationPhase.PLATFORM_REVIEW)
+        return state.phase in PROOF_PHASES or state.phase is QualificationPhase.INSURER_CONTACT
+
+    # -- Approved: the intent form goes to the insurer, which contacts within 3 working days --------
+
+    async def _insurer_contact(self) -> None:
+        state = self.state
+        if state.phase is not QualificationPhase.INSURER_CONTACT:
+            return
+        form = await self.gateway.call(
+            QualificationActivities.issue_intent_form,
+            IssueIntentForm(qualification_id=self.input.qualification_id, application=self.application,
+                            at=workflow.now()),
+            summary="issue the intent form (意向单)",
+        )
+        state.intent_id = form.intent_id
+        await self._event(QualificationEventKind.INTENT_FORM_SENT, "intent", intent_id=form.intent_id)
+        await self._notify("intent_form", Party.INSURER, recipient_id=form.insurer_id, intent_id=form.intent_id)
+        state.insurer_contact = await self._contact_due(self.rules.insurer_contact_working_days)
+        await self._event(QualificationEventKind.INSURER_CONTACT_DUE, "insurer-due",
+                          due=state.insurer_contact.due.isoformat())
+        show("Intent form sent: waiting for the insurer to contact the provider.")
+        await self._service_level(
+            lambda: state.insurer_contact is not None and state.insurer_contact.done_at is not None,
+            state.insurer_contact, "insurer", Party.INSURER, escalate_to=[Party.PLATFORM, Party.INSURER],
+        )
+
+    async def _contact_due(self, working_days: int) -> ContactDue:
+        deadline = await self.gateway.call(
+            QualificationActivities.working_deadline,
+            WorkingDeadlineRequest(start=workflow.now(), working_days=working_days),
+            summary=f"{working_days} working days on the Chinese calendar",
+        )
+        return ContactDue(due=deadline.due, provisional=deadline.provisional)
+
+    async def _service_level(self, done, due: ContactDue, who: str, reminded: Party, *, escalate_to: list[Party]) -> None:
+        """A reminder a while before the contact is due; an escalation when it is overdue."""
+        kinds = {
+            "platform": (QualificationEventKind.PLATFORM_CONTACT_REMINDED, QualificationEventKind.PLATFORM_CONTACT_ESCALATED),
+            "insurer": (QualificationEventKind.INSURER_CONTACT_REMINDED, QualificationEventKind.INSURER_CONTACT_ESCALATED),
+        }[who]
+        recipient_id = self.application.insurer_id if reminded is Party.INSURER else None
+        stopped = lambda: done() or self.state.phase.is_terminal
+        lead = timedelta(minutes=self.rules.reminder_lead_minutes)
+        if not await condition_or_deadline(stopped, due.due - lead, summary=f"{who} contact reminder"):
+            due.reminded = True
+            await self._event(kinds[0], f"{who}-reminded")
+            await self._notify(f"{who}_contact_reminder", reminded, recipient_id=recipient_id)
+        if not await condition_or_deadline(stopped, due.due, summary=f"{who} contact due"):
+            due.escalated = True
+            show(f"The {who}'s contact is OVERDUE: escalated.")
+            await self._event(kinds[1], f"{who}-escalated")
+            for party in escalate_to:
+                await self._notify(f"{who}_contact_overdue", party,
+                                   recipient_id=recipient_id if party is Party.INSURER else None)
+
+    # -- Proofs, qualification, rechecks, renewal, suspension ---------------------------------------
+
+    async def _hold_qualification(self) -> None:
+        """Until withdrawn or rejected: wait for proofs; once qualified, watch the proof's validity."""
+        state = self.state
+        while not state.phase.is_terminal:
+            if state.phase is QualificationPhase.QUALIFIED:
+                await self._watch_validity()
+            else:
+                show(WAITING.get(state.phase) or f"Suspended: {state.suspended_reason}")
+                await workflow.wait_condition(
+                    lambda: state.phase in (QualificationPhase.QUALIFIED,) or state.phase.is_terminal
+                    or workflow.info().is_continue_as_new_suggested()
+                )
+            if self._time_to_roll_over():
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.gateway.in_flight == 0)
+                workflow.continue_as_new(self.input.model_copy(update={"state": self.state}))
+
+    async def _watch_validity(self) -> None:
+        state = self.state
+        assert state.qualified_until is not None
+        show(f"Qualified until {state.qualified_until.date().isoformat()}.")
+        until = state.qualified_until
+        next_check = workflow.now() + timedelta(minutes=self.rules.policy_check_minutes)
+        reminders = [
+            (days, at) for days, at in renewal_reminders(until, workflow.now(), self.rules)
+            if f"{until.date()}:{days}" not in state.reminders_sent
+        ]
+        wake = min([until, *(at for _, at in reminders[:1])] + ([next_check] if state.policy_number else []))
+        changed = lambda: (
+            state.phase is not QualificationPhase.QUALIFIED or state.qualified_until != until or state.recheck_requested
+        )
+        if await condition_or_deadline(changed, wake, summary="qualification watch"):
+            if state.recheck_requested and state.phase is QualificationPhase.QUALIFIED:
+                state.recheck_requested = False
+                await self._recheck()
+            return
+        now = workflow.now()
+        if now >= until:
+            await self._suspend("the proof expired; submit the renewed policy's proofs", kind="expired")
+            return
+        for days, at in reminders:
+            if at <= now:
+                state.reminders_sent = [*state.reminders_sent, f"{until.date()}:{days}"]
+                await self._event(QualificationEventKind.RENEWAL_REMINDED, f"renewal-{until.date()}-{days}", days=days)
+                await self._notify("qualification_renewal_reminder", Party.PROVIDER, key=f"{until.date()}:{days}",
+                                   days_before_expiry=days)
+        if state.policy_number and now >= next_check:
+            await self._recheck()
+
+    async def _recheck(self) -> None:
+        state = self.state
+        assert state.policy_number is not None
+        result = await self.gateway.call(
+            QualificationActivities.recheck_policy,
+            RecheckPolicy(qualification_id=self.input.qualification_id, application=self.application,
+                          policy_number=state.policy_number, rules=self.rules, at=workflow.now()),
+            summary="recheck the qualifying policy",
+        )
+        if not result.passed and state.phase is QualificationPhase.QUALIFIED:
+            await self._suspend("; ".join(p.message for p in result.problems), kind="policy")
+
+    async def _suspend(self, reason: str, *, kind: str) -> None:
+        state = self.state
+        state.phase, state.suspended_reason = QualificationPhase.SUSPENDED, reason
+        self._publish()
+        await self._event(QualificationEventKind.SUSPENDED, f"suspended-{state.qualified_times}-{kind}", reason=reason)
+        await self._notify("qualification_suspended", Party.PROVIDER, key=str(state.qualified_times))
+        await self._notify("qualification_suspended", Party.PLATFORM, key=str(state.qualified_times))
+
+    async def _qualify(self, verification: Verification, *, policy_number: str | None, policy_id: str | None) -> None:
+        state = self.state
+        assert verification.valid_until is not None
+        state.phase, state.suspended_reason = QualificationPhase.QUALIFIED, None
+        state.policy_number, state.policy_id = policy_number, policy_id
+        state.qualified_until, state.last_problems = verification.valid_until, []
+        state.qualified_times += 1
+        self._publish()
+        await self._event(QualificationEventKind.QUALIFIED, f"qualified-{state.qualified_times}",
+                          valid_until=verification.valid_until.isoformat())
+        await self._notify("qualified", Party.PROVIDER, key=str(state.qualified_times))
+        await self._notify("qualified", Party.PLATFORM, key=str(state.qualified_times))
+
+    def _time_to_roll_over(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_EVENTS_PER_RUN
+
+    # -- Messages ----------------------------------------------------------------------------------
+
+    @workflow.update
+    async def platform_contacted(self, contact: PlatformContact) -> QualificationStatus:
+        assert self.state.platform_contact is not None
+        self.state.platform_contact.done_at = workflow.now()
+        await self._event(QualificationEventKind.PLATFORM_CONTACTED, "platform-contacted", actor=contact.operator_id)
+        return self.status()
+
+    @platform_contacted.validator
+    def _validate_platform_contact(self, contact: PlatformContact) -> None:
+        self._expect(QualificationPhase.PLATFORM_REVIEW, "record the platform's contact")
+        if self.state.platform_contact is None:
+            raise ValueError("the application is still being recorded; try again in a moment")
+        if self.state.platform_contact.done_at is not None:
+            raise ValueError("the platform's contact is already recorded")
+
+    @workflow.update
+    async def platform_decide(self, decision: PlatformDecision) -> QualificationStatus:
+        state = self.state
+        state.platform_decision_reason = decision.reason
+        if decision.approve:
+            state.phase = (QualificationPhase.INSURER_CONTACT if self.application.proof_path is ProofPath.CYBER_LIABILITY_POLICY
+                           else QualificationPhase.AWAITING_PROOFS)
+            await self._event(QualificationEventKind.APPROVED, "approved", actor=decision.operator_id)
+        else:
+            state.phase, state.closing_reason = QualificationPhase.REJECTED, decision.reason
+            await self._event(QualificationEventKind.REJECTED, "rejected", actor=decision.operator_id)
+            await self._notify("qualification_rejected", Party.PROVIDER)
+        self._publish()
+        return self.status()
+
+    @platform_decide.validator
+    def _validate_platform_decision(self, decision: PlatformDecision) -> None:
+        self._expect(QualificationPhase.PLATFORM_REVIEW, "decide")
+        contact = self.state.platform_contact
+        if contact is None or contact.done_at is None:
+            raise ValueError("the platform decides after it has contacted the provider; record the contact first")
+
+    @workflow.update
+    async def insurer_contacted(self, contact: InsurerContact) -> QualificationStatus:
+        state = self.state
+        assert state.insurer_contact is not None
+        state.insurer_contact.done_at = workflow.now()
+        state.phase = QualificationPhase.AWAITING_PROOFS
+        self._publish()
+        await self._event(QualificationEventKind.INSURER_CONTACTED, "insurer-contacted", actor=contact.insurer_id)
+        return self.status()
+
+    @insurer_contacted.validator
+    def _validate_insurer_contact(self, contact: InsurerContact) -> None:
+        self._expect(QualificationPhase.INSURER_CONTACT, "record the insurer's contact")
+        if self.state.insurer_contact is None:
+            raise ValueError("the intent form is still being issued; try again in a moment")
+        if self.application.insurer_id and contact.insurer_id != self.application.insurer_id:
+            raise ValueError("the intent form went to another insurer")
+
+    @workflow.update
+    async def submit_policy_proofs(self, submission: PolicyProofSubmission) -> QualificationStatus:
+        state = self.state
+        state.submissions += 1
+        checked = await self.gateway.call(
+            QualificationActivities.check_policy_proofs,
+            CheckPolicyProofs(
+                qualification_id=self.input.qualification_id, submission=state.submissions,
+                application=self.application, proofs=submission.proofs, rules=self.rules, at=workflow.now(),
+                qualified_until=state.qualified_until if state.phase is QualificationPhase.QUALIFIED else None,
+            ),
+            summary=f"verify proofs {state.submissions} against the bound policy",
+        )
+        await self._after_verification(checked.verification, policy_number=submission.proofs.policy_number,
+                                       policy_id=checked.policy_id)
+        return self.status()
+
+    @submit_policy_proofs.validator
+    def _validate_policy_proofs(self, submission: PolicyProofSubmission) -> None:
+        self._expect_proofs(ProofPath.CYBER_LIABILITY_POLICY)
+
+    @workflow.update
+    async def submit_mlps_certificate(self, submission: CertificateSubmission) -> QualificationStatus:
+        state = self.state
+        state.submissions += 1
+        verification = verify_mlps_certificate(submission.certificate, workflow.now(), self.rules)
+        await self.gateway.call(
+            QualificationActivities.record_certificate,
+            RecordCertificate(qualification_id=self.input.qualification_id, submission=state.submissions,
+                              certificate=submission.certificate, verification=verification, at=workflow.now()),
+            summary=f"record certificate {state.submissions}",
+        )
+        await self._after_verification(verification, policy_number=None, policy_id=None)
+        return self.status()
+
+    @submit_mlps_certificate.validator
+    def _validate_certificate(self, submission: CertificateSubmission) -> None:
+        self._expect_proofs(ProofPath.MLPS_CERTIFICATE)
+
+    async def _after_verification(self, verification: Verification, *, policy_number, policy_id) -> None:
+        state = self.state
+        if verification.passed:
+            await self._qualify(verification, policy_number=policy_number, policy_id=policy_id)
+        else:
+            state.last_problems = verification.problems
+            await self._event(QualificationEventKind.PROOFS_REFUSED, f"refused-{state.submissions}",
+                              problems=[p.code for p in verification.problems])
+
+    @workflow.update
+    async def withdraw(self, withdrawal: Withdrawal) -> QualificationStatus:
+        self.state.phase, self.state.closing_reason = QualificationPhase.WITHDRAWN, withdrawal.reason
+        self._publish()
+        await self._event(QualificationEventKind.WITHDRAWN, "withdrawn", actor=self.application.provider_id)
+        return self.status()
+
+    @withdraw.validator
+    def _validate_withdrawal(self, withdrawal: Withdrawal) -> None:
+        if self.state.phase.is_terminal:
+            raise ValueError(f"the qualification is already {self.state.phase.value}")
+
+    @workflow.signal
+    def policy_changed(self) -> None:
+        """Someone knows the qualifying policy changed (cancelled, renewed): check it now."""
+        self.state.recheck_requested = True
+
+    @workflow.query
+    def status(self) -> QualificationStatus:
+        state = self.state
+        return QualificationStatus(
+            qualification_id=self.input.qualification_id, provider_id=self.application.provider_id,
+            proof_path=self.application.proof_path, phase=state.phase, applied_at=state.applied_at,
+            platform_contact=state.platform_contact, intent_id=state.intent_id,
+            insurer_contact=state.insurer_contact, submissions=state.submissions, last_problems=state.last_problems,
+            policy_number=state.policy_number, qualified_until=state.qualified_until,
+            suspended_reason=state.suspended_reason, closing_reason=state.closing_reason,
+        )
+
+    # -- Plumbing ----------------------------------------------------------------------------------
+
+    def _expect(self, phase: QualificationPhase, what: str) -> None:
+        if self.state.phase is not phase:
+            raise ValueError(f"the qualification is {self.state.phase.value}; it cannot {what} now")
+
+    def _expect_proofs(self, path: ProofPath) -> None:
+        if self.application.proof_path is not path:
+            raise ValueError(f"this application proves security by {self.application.proof_path.value}, not {path.value}")
+        if self.state.phase not in PROOF_PHASES:
+            raise ValueError(f"the qualification is {self.state.phase.value}; proofs come after approval"
+                             + (" and the insurer's contact" if path is ProofPath.CYBER_LIABILITY_POLICY else ""))
+
+    def _publish(self) -> None:
+        search_attributes.publish(search_attributes.QUALIFICATION_PHASE.value_set(self.state.phase.value))
+
+    async def _event(self, kind: QualificationEventKind, key: str, *, actor: str | None = None, **details) -> None:
+        state = self.state
+        await self.gateway.call(
+            QualificationActivities.record_qualification_event,
+            RecordQualificationEvent(
+                qualification_id=self.input.qualification_id, event_key=key, kind=kind, at=workflow.now(),
+                actor=actor, details=details, phase=state.phase, policy_id=state.policy_id,
+                qualified_until=state.qualified_until if state.phase is QualificationPhase.QUALIFIED else None,
+            ),
+            summary=f"record {kind.value}",
+        )
+
+    async def _notify(self, kind: str, recipient: Party, *, recipient_id: str | None = None, key: str = "",
+                      **payload: str | int | bool | None) -> None:
+        await self.gateway.call(
+            QualificationActivities.notify_qualification,
+            QualificationNotice(qualification_id=self.input.qualification_id, kind=kind, recipient=recipient,
+                                recipient_id=recipient_id, key=key, payload=payload),
+            summary=f"notify {recipient.value}: {kind}",
+        )
