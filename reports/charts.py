@@ -15,8 +15,8 @@ def bar_chart(title: str, bars: list[tuple[str, float]], *, unit: str = "") -> s
     width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
     largest = max((value for _, value in bars), default=0) or 1
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'font-family="sans-serif" font-size="13">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+         f'font-family="sans-serif" font-size="13">'),
         f'<title>{escape(title)}</title>',
         f'<text x="8" y="24" font-size="15" font-weight="bold">{escape(title)}</text>',
     ]
@@ -28,8 +28,8 @@ def bar_chart(title: str, bars: list[tuple[str, float]], *, unit: str = "") -> s
         shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
         parts += [
             f'<text x="{LABEL_WIDTH - 8}" y="{y + 16}" text-anchor="end">{escape(label)}</text>',
-            f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length}" height="{BAR_HEIGHT}" '
-            f'fill="{COLOURS[index % len(COLOURS)]}"><title>{escape(label)}: {shown}{escape(unit)}</title></rect>',
+            (f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length}" height="{BAR_HEIGHT}" '
+             f'fill="{COLOURS[index % len(COLOURS)]}"><title>{escape(label)}: {shown}{escape(unit)}</title></rect>'),
             f'<text x="{LABEL_WIDTH + length + 6}" y="{y + 16}">{shown}{escape(unit)}</text>',
         ]
     parts.append("</svg>")

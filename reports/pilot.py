@@ -95,8 +95,8 @@ def _headline(figures: PilotFigures) -> list[str]:
     return [
         f"- Policies bound: {policies}, premium {yuan(premium)}",
         f"- Monitoring findings: {findings}, fixed {fixed} ({rate})",
-        f"- Incidents: {incidents}; reports to the authorities due {reports[0]}: on time {reports[1]}, "
-        f"late {reports[2]}, overdue and not filed {reports[3]}",
+        (f"- Incidents: {incidents}; reports to the authorities due {reports[0]}: on time {reports[1]}, "
+         f"late {reports[2]}, overdue and not filed {reports[3]}"),
         f"- Paid on claims: {yuan(paid)}",
         "",
     ]
