@@ -13,15 +13,17 @@ from temporalio.worker import Worker
 from activities.claim import ClaimActivities
 from activities.incident import IncidentActivities
 from activities.ledger import LedgerActivities
+from activities.pilot import PilotActivities
 from activities.policy import PolicyActivities
 from activities.qualification import QualificationActivities
 from payments.gateway import PaymentGateway, payment_gateway_from_env
 from workflows.claim import ClaimWorkflow
 from workflows.incident import IncidentWorkflow
+from workflows.pilot_deadline import PilotDeadlineWorkflow
 from workflows.policy import PolicyWorkflow
 from workflows.qualification import QualificationWorkflow
 
-WORKFLOWS = [PolicyWorkflow, IncidentWorkflow, ClaimWorkflow, QualificationWorkflow]
+WORKFLOWS = [PolicyWorkflow, IncidentWorkflow, ClaimWorkflow, QualificationWorkflow, PilotDeadlineWorkflow]
 
 
 def activities_for(
@@ -34,6 +36,7 @@ def activities_for(
         LedgerActivities(client),
         QualificationActivities(sessions),
     )
+    pilot = PilotActivities(sessions)
     return [
         incident.load_incident_cover,
         incident.record_incident,
@@ -72,6 +75,8 @@ def activities_for(
         qualification.record_certificate,
         qualification.recheck_policy,
         qualification.notify_qualification,
+        pilot.record_pilot_deadline,
+        pilot.notify_pilot,
     ]
 
 

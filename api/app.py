@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.context import Services
 from api.problems import install as install_problem_handlers
 from api.problems import problem_response
-from api.routes import claims, incidents, policies
+from api.routes import claims, incidents, policies, qualifications
 from logs import get_logger
 
 log = get_logger(__name__)
@@ -131,7 +131,7 @@ def create_app(services: Services | None = None, *, connect=None) -> FastAPI:
         },
     )
     install_problem_handlers(app)
-    for module in (policies, incidents, claims):
+    for module in (policies, incidents, claims, qualifications):
         app.include_router(module.router)
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")

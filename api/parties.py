@@ -9,9 +9,11 @@ class PartyKind(StrEnum):
     INSURED = "insured"
     VENDOR = "vendor"
     INSURER = "insurer"
+    PLATFORM = "platform"  # an open platform's operations team (qualifications, DOMAIN.md §8)
 
 
 class ObjectKind(StrEnum):
     POLICY = "policy"
     INCIDENT = "incident"
     CLAIM = "claim"
+    QUALIFICATION = "qualification"

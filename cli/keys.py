@@ -25,6 +25,7 @@ class PartyChoice(StrEnum):
     insured = "insured"
     vendor = "vendor"
     insurer = "insurer"
+    platform = "platform"
 
 
 async def _with_sessions(work):

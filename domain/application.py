@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.coverage import CoverageHead, Industry, PolicyClass, RevenueBand
 from domain.money import Money
@@ -30,6 +32,10 @@ def validate_uscc(code: str) -> str:
     if code[17] != expected:
         raise ValueError("unified social credit code fails its check character (GB 32100-2015)")
     return code
+
+
+# A credit code as a field type: upper-cased and checked where it is declared.
+UnifiedSocialCreditCode = Annotated[str, AfterValidator(validate_uscc)]
 
 
 class InformationSystem(BaseModel):

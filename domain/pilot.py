@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from domain.application import validate_uscc
+from domain.application import UnifiedSocialCreditCode
 
 
 class Programme(StrEnum):
@@ -46,14 +46,9 @@ class Unit(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str = Field(min_length=1, max_length=200)
-    unified_social_credit_code: str
+    unified_social_credit_code: UnifiedSocialCreditCode
     kind: UnitKind
     holds_insurance_licence: bool = False
-
-    @field_validator("unified_social_credit_code")
-    @classmethod
-    def _uscc(cls, value: str) -> str:
-        return validate_uscc(value)
 
 
 class ServiceScheme(BaseModel):

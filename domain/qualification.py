@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from domain.application import validate_uscc
+from domain.application import UnifiedSocialCreditCode
 from domain.coverage import LIABILITY_HEADS, CoverageHead
 from domain.money import Money
 from domain.policy import PolicyPhase, local_date
@@ -69,16 +69,11 @@ class QualificationApplication(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     provider_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    unified_social_credit_code: str
+    unified_social_credit_code: UnifiedSocialCreditCode
     proof_path: ProofPath = ProofPath.CYBER_LIABILITY_POLICY
     insurer_id: str | None = Field(default=None, min_length=1, max_length=64, description="the insurer chosen")
     requested_limit: Money | None = None
     existing_provider: bool = False
-
-    @field_validator("unified_social_credit_code")
-    @classmethod
-    def _uscc(cls, value: str) -> str:
-        return validate_uscc(value)
 
 
 class Document(BaseModel):

@@ -18,8 +18,10 @@ from workflows.incident_messages import (
     incident_id_for,
     incident_workflow_id,
 )
+from domain.pilot import PilotDeadline
 from domain.qualification import QualificationApplication, QualificationRules
 from workflows.messages import PolicyOutcome, PolicyWorkflowInput, policy_workflow_id
+from workflows.pilot_deadline import PilotDeadlineInput, PilotDeadlineStatus, pilot_deadline_workflow_id
 from workflows.qualification_messages import (
     QualificationStatus,
     QualificationWorkflowInput,
@@ -96,3 +98,17 @@ async def apply_for_qualification(
         f"by {application.proof_path.value.replace('_', ' ')}",
     )
     return qualification_id, handle
+
+
+async def track_pilot_deadline(client: Client, task_queue: str, deadline: PilotDeadline) -> WorkflowHandle:
+    """One workflow per programme, report and due date: tracking it again finds the same one."""
+    return await client.start_workflow(
+        "PilotDeadlineWorkflow",
+        PilotDeadlineInput(deadline=deadline),
+        id=pilot_deadline_workflow_id(deadline),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        result_type=PilotDeadlineStatus,
+        static_summary=f"Pilot {deadline.kind.value.replace('_', ' ')} for {deadline.programme.value}, "
+        f"due {deadline.due.isoformat()}",
+    )

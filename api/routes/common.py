@@ -17,6 +17,7 @@ ID_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
 PolicyIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. pol-3f2a9c41b7d0")]
 IncidentIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. inc-…")]
 ClaimIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. clm-…")]
+QualificationIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. qual-…")]
 EventIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 After = Annotated[str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="the last id of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=500)]

@@ -32,6 +32,7 @@ from storage.models.policies import (
     PolicyPhaseRow,
     PolicyRow,
 )
+from storage.models.pilot import PilotDeadlineRow
 from storage.models.qualifications import (
     IntentFormRow,
     QualificationEventRow,
@@ -74,6 +75,7 @@ __all__ = [
     "OrganisationRow",
     "OutboxNotificationRow",
     "PayoutRow",
+    "PilotDeadlineRow",
     "PolicyPhaseRow",
     "PolicyRow",
     "QualificationEventRow",

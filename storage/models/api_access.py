@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.models.base import Base
 
-PARTY_KINDS = "'insured', 'vendor', 'insurer'"
+PARTY_KINDS = "'insured', 'vendor', 'insurer', 'platform'"
 
 
 class ApiKeyRow(Base):
@@ -60,7 +60,7 @@ class ApiGrantRow(Base):
     __table_args__ = (
         PrimaryKeyConstraint("party_kind", "party_id", "object_kind", "object_id", name="pk_api_grants"),
         CheckConstraint(f"party_kind IN ({PARTY_KINDS})", name="party_kind"),
-        CheckConstraint("object_kind IN ('policy', 'incident', 'claim')", name="object_kind"),
+        CheckConstraint("object_kind IN ('policy', 'incident', 'claim', 'qualification')", name="object_kind"),
         Index("ix_api_grants_object", "object_kind", "object_id"),
     )
 

@@ -77,4 +77,5 @@ async def api_stack(pg_server, dev_server_env) -> AsyncIterator[ApiStack]:
         stop(api)
         stop(worker)
         await engine.dispose()
-        shutil.rmtree(folder, ignore_errors=True)
+        if not os.environ.get("KEEP_API_LOGS"):
+            shutil.rmtree(folder, ignore_errors=True)

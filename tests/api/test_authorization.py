@@ -33,10 +33,11 @@ from tests import builders
 from workflows.claim_messages import claim_workflow_id
 from workflows.incident_messages import incident_workflow_id
 from workflows.messages import policy_workflow_id
+from workflows.qualification_messages import qualification_workflow_id
 
-INSURED, VENDOR, INSURER = PartyKind.INSURED, PartyKind.VENDOR, PartyKind.INSURER
+INSURED, VENDOR, INSURER, PLATFORM = PartyKind.INSURED, PartyKind.VENDOR, PartyKind.INSURER, PartyKind.PLATFORM
 ANYONE = frozenset(PartyKind)
-POLICY, INCIDENT, CLAIM = ObjectKind.POLICY, ObjectKind.INCIDENT, ObjectKind.CLAIM
+POLICY, INCIDENT, CLAIM, QUALIFICATION = ObjectKind.POLICY, ObjectKind.INCIDENT, ObjectKind.CLAIM, ObjectKind.QUALIFICATION
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 PROBLEM = "application/problem+json"
 
@@ -74,6 +75,15 @@ PARTIES_OF: dict[tuple[str, str], frozenset[PartyKind]] = {
     ("POST", "/v1/claims/{claim_id}/closure"): frozenset({INSURER}),
     ("POST", "/v1/claims/{claim_id}/offer/acceptance"): frozenset({INSURED}),
     ("POST", "/v1/claims/{claim_id}/offer/dispute"): frozenset({INSURED}),
+    ("GET", "/v1/qualifications/{qualification_id}"): ANYONE,
+    ("GET", "/v1/qualifications/{qualification_id}/history"): ANYONE,
+    ("POST", "/v1/qualifications/{qualification_id}/platform-contact"): frozenset({PLATFORM}),
+    ("POST", "/v1/qualifications/{qualification_id}/platform-decision"): frozenset({PLATFORM}),
+    ("POST", "/v1/qualifications/{qualification_id}/insurer-contact"): frozenset({INSURER}),
+    ("POST", "/v1/qualifications/{qualification_id}/policy-proofs"): frozenset({INSURED}),
+    ("POST", "/v1/qualifications/{qualification_id}/mlps-certificate"): frozenset({INSURED}),
+    ("POST", "/v1/qualifications/{qualification_id}/withdrawal"): frozenset({INSURED}),
+    ("POST", "/v1/qualifications/{qualification_id}/recheck"): frozenset({PLATFORM, INSURER}),
 }
 # Operations that name their object in the body rather than the path.
 BODY_SCOPED = {("POST", "/v1/findings"): POLICY, ("POST", "/v1/incidents"): POLICY, ("POST", "/v1/claims"): INCIDENT}
@@ -84,12 +94,18 @@ NOT_OBJECT_SCOPED = {
     ("GET", "/v1/policies"),
     ("GET", "/v1/incidents"),
     ("GET", "/v1/claims"),
+    ("POST", "/v1/qualifications"),
+    ("GET", "/v1/qualifications"),
 }
-PATH_OBJECTS = {"policy_id": POLICY, "incident_id": INCIDENT, "claim_id": CLAIM}
+PATH_OBJECTS = {"policy_id": POLICY, "incident_id": INCIDENT, "claim_id": CLAIM, "qualification_id": QUALIFICATION}
 # Kinds that get 404 even with a grant on the object: vendors see findings, never money.
 HIDDEN_FROM = {("GET", "/v1/policies/{policy_id}/limits"): {VENDOR}}
 # Which of A's parties hold a grant on each of A's objects (the claim is the insurer's and the insured's).
-A_GRANTS = {POLICY: ANYONE, INCIDENT: ANYONE, CLAIM: frozenset({INSURED, INSURER})}
+# A platform sees only the qualifications made to it.
+A_GRANTS = {
+    POLICY: frozenset({INSURED, VENDOR, INSURER}), INCIDENT: frozenset({INSURED, VENDOR, INSURER}),
+    CLAIM: frozenset({INSURED, INSURER}), QUALIFICATION: frozenset({INSURED, INSURER, PLATFORM}),
+}
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 MONEY = Money.yuan(1_000).model_dump(mode="json")
@@ -139,6 +155,19 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/v1/claims/{claim_id}/closure"): lambda me, _: {"reason": "done"},
     ("POST", "/v1/claims/{claim_id}/offer/acceptance"): lambda me, _: {},
     ("POST", "/v1/claims/{claim_id}/offer/dispute"): lambda me, _: {"reason": "too low"},
+    ("POST", "/v1/qualifications/{qualification_id}/platform-contact"): lambda me, _: {"note": "called"},
+    ("POST", "/v1/qualifications/{qualification_id}/platform-decision"): lambda me, _: {"approve": True, "reason": "ok"},
+    ("POST", "/v1/qualifications/{qualification_id}/insurer-contact"): lambda me, _: {},
+    ("POST", "/v1/qualifications/{qualification_id}/policy-proofs"): lambda me, _: {
+        "policy_number": "CYB-2026-000001",
+        **{name: {"document_id": name, "sha256": f"{n:064x}", "size_bytes": 10}
+           for n, name in enumerate(["inquiry_form", "assessment_report", "policy_document"], start=1)},
+    },
+    ("POST", "/v1/qualifications/{qualification_id}/mlps-certificate"): lambda me, _: {
+        "certificate_number": "C-1", "system_name": "portal", "level": 2, "issued_on": "2026-01-01",
+        "valid_until": "2027-12-31",
+    },
+    ("POST", "/v1/qualifications/{qualification_id}/withdrawal"): lambda me, _: {"reason": "changed my mind"},
 }
 
 
@@ -212,7 +241,8 @@ class World:
     @property
     def workflow_ids(self) -> list[str]:
         ids = self.objects
-        return [policy_workflow_id(ids[POLICY]), incident_workflow_id(ids[INCIDENT]), claim_workflow_id(ids[CLAIM])]
+        return [policy_workflow_id(ids[POLICY]), incident_workflow_id(ids[INCIDENT]), claim_workflow_id(ids[CLAIM]),
+                qualification_workflow_id(ids[QUALIFICATION])]
 
 
 async def _party(api_stack, name: str, kind: PartyKind) -> Party:
@@ -268,7 +298,11 @@ async def world(api_stack):
         incident = (await insured.post("/v1/incidents", incident_body(policy, reference=f"ref-{uuid.uuid4().hex[:8]}")))["id"]
         claim = (await insurer.post("/v1/claims", {"incident_id": incident}))["id"]
         b_policy = (await b[INSURED].client.post("/v1/policies", application_body(b[INSURER].id, b[VENDOR].id)))["id"]
-        built = World(a, b, {POLICY: policy, INCIDENT: incident, CLAIM: claim}, b_policy)
+        qualification = (await insured.post("/v1/qualifications", {
+            "reference": f"q-{uuid.uuid4().hex[:8]}", "platform_id": a[PLATFORM].id, "insurer_id": a[INSURER].id,
+            "unified_social_credit_code": builders.VALID_USCC,
+        }))["id"]
+        built = World(a, b, {POLICY: policy, INCIDENT: incident, CLAIM: claim, QUALIFICATION: qualification}, b_policy)
         await _settled(api_stack, built.workflow_ids)
         # Open workflows, so that a message delivered by mistake would show in their histories.
         claim_status = await insurer.get(f"/v1/claims/{claim}")
@@ -322,6 +356,7 @@ async def _snapshot(api_stack, world: World) -> dict[str, Any]:
         "policy": await a.get(f"/v1/policies/{world.objects[POLICY]}"),
         "incident": await a.get(f"/v1/incidents/{world.objects[INCIDENT]}"),
         "claim": await a.get(f"/v1/claims/{world.objects[CLAIM]}"),
+        "qualification": await a.get(f"/v1/qualifications/{world.objects[QUALIFICATION]}"),
     }
 
 
@@ -386,7 +421,7 @@ async def test_lists_show_only_the_callers_own_objects(world):
     for party in world.b.values():
         seen = {path: await _all_ids(party.client, path) for path in ("/v1/policies", "/v1/incidents", "/v1/claims")}
         assert not a_ids & {i for ids in seen.values() for i in ids}, (party.name, seen)
-        assert seen["/v1/policies"] == [world.b_policy], (party.name, seen)
+        assert seen["/v1/policies"] == ([] if party.kind is PLATFORM else [world.b_policy]), (party.name, seen)
     # A's vendor sees A's policy and incident, but the claim is the insured's and the insurer's.
     vendor = world.a[VENDOR].client
     assert world.objects[POLICY] in await _all_ids(vendor, "/v1/policies")
@@ -396,3 +431,9 @@ async def test_lists_show_only_the_callers_own_objects(world):
         client = world.a[kind].client
         assert world.objects[CLAIM] in await _all_ids(client, "/v1/claims")
         assert world.b_policy not in await _all_ids(client, "/v1/policies")
+    # The platform applied to sees the qualification and nothing of the policy behind it.
+    platform = world.a[PLATFORM].client
+    assert await _all_ids(platform, "/v1/qualifications") == [world.objects[QUALIFICATION]]
+    assert await _all_ids(platform, "/v1/policies") == []
+    for party in world.b.values():
+        assert await _all_ids(party.client, "/v1/qualifications") == [], party.name

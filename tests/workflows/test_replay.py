@@ -149,8 +149,57 @@ async def test_a_reopened_claim_history_replays(time_skipping_env, session_facto
         (HISTORIES / "claim_reopened.json").write_text(history.to_json())
 
 
+async def test_fresh_qualification_and_pilot_deadline_histories_replay(time_skipping_env, session_factory, task_queue):
+    """An MLPS-path qualification (reviewed, refused once, qualified, reminded, suspended at expiry)
+    and a pilot deadline (reminded, overdue, filed late)."""
+    from domain.pilot import PilotDeadline, Programme, ReportKind
+    from domain.policy import local_date
+    from domain.qualification import MlpsCertificate, ProofPath, QualificationApplication
+    from tests.builders import VALID_USCC
+    from workflows.pilot_deadline import PilotDeadlineWorkflow, ReportFiled
+    from workflows.qualification import QualificationWorkflow
+    from workflows.qualification_messages import CertificateSubmission, PlatformContact, PlatformDecision
+    from workflows.starting import apply_for_qualification, track_pilot_deadline
+
+    env = time_skipping_env
+    async with running_worker(env.client, session_factory, task_queue):
+        application = QualificationApplication(provider_id="prov-replay", unified_social_credit_code=VALID_USCC,
+                                               proof_path=ProofPath.MLPS_CERTIFICATE)
+        _, qualification = await apply_for_qualification(env.client, task_queue, application, "replay")
+        await eventually(qualification, lambda s: s.platform_contact is not None, query=QualificationWorkflow.status)
+        await qualification.execute_update(QualificationWorkflow.platform_contacted, PlatformContact(operator_id="ops"))
+        await qualification.execute_update(
+            QualificationWorkflow.platform_decide, PlatformDecision(operator_id="ops", approve=True, reason="ok")
+        )
+        today = local_date(await env.get_current_time())
+        certificate = MlpsCertificate(certificate_number="C-1", system_name="portal", level=1,
+                                      issued_on=today - timedelta(days=100), valid_until=today + timedelta(days=40))
+        await qualification.execute_update(QualificationWorkflow.submit_mlps_certificate,
+                                           CertificateSubmission(certificate=certificate))
+        await qualification.execute_update(QualificationWorkflow.submit_mlps_certificate,
+                                           CertificateSubmission(certificate=certificate.model_copy(update={"level": 3})))
+        deadline = PilotDeadline(programme=Programme.HEBEI, kind=ReportKind.PROGRESS, due=today + timedelta(days=20))
+        pilot = await track_pilot_deadline(env.client, task_queue, deadline)
+        await env.sleep(timedelta(days=45))
+        await eventually(qualification, lambda s: s.phase.value == "suspended", query=QualificationWorkflow.status)
+        await pilot.execute_update(PilotDeadlineWorkflow.file_report, ReportFiled(reference="HB-late"))
+        await pilot.result()
+    histories = {"qualification_mlps": await qualification.fetch_history(), "pilot_deadline": await pilot.fetch_history()}
+    for history in histories.values():
+        await replayer().replay_workflow(history)
+    if os.environ.get("CYBERINS_RECORD_HISTORIES"):
+        for name, history in histories.items():
+            (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
 def replayer() -> Replayer:
-    return Replayer(workflows=[PolicyWorkflow, IncidentWorkflow, ClaimWorkflow], data_converter=pydantic_data_converter)
+    from workflows.pilot_deadline import PilotDeadlineWorkflow
+    from workflows.qualification import QualificationWorkflow
+
+    return Replayer(
+        workflows=[PolicyWorkflow, IncidentWorkflow, ClaimWorkflow, QualificationWorkflow, PilotDeadlineWorkflow],
+        data_converter=pydantic_data_converter,
+    )
 
 
 def committed_histories() -> list[Path]:
@@ -168,7 +217,7 @@ async def test_committed_histories_replay(path: Path):
 def test_histories_are_committed():
     names = {path.stem for path in committed_histories()}
     expected = {"policy_every_phase_run0", "incident_ransomware", "claim_ransomware", "claim_reopened",
-                "claim_reopened_before_patch"}
+                "claim_reopened_before_patch", "qualification_mlps", "pilot_deadline"}
     assert expected <= names, (
         "record them with CYBERINS_RECORD_HISTORIES=1"
     )

@@ -1,0 +1,70 @@
+"""Pilot programme I/O: the deadline's row and the reminders to the service's operators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.dialects.postgresql import insert
+from temporalio import activity
+
+from activities.log_context import activity_log
+from domain.pilot import PilotDeadline
+from storage.models import PilotDeadlineRow
+from storage.unit_of_work import UnitOfWork
+
+
+class RecordPilotDeadline(BaseModel):
+    """The deadline's state now; written whole, so a retry or a later write leaves the latest."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deadline: PilotDeadline
+    reminders_sent: int
+    overdue: bool
+    filed_at: datetime | None = None
+    filed_reference: str | None = None
+    at: datetime
+
+
+class PilotNotice(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    deadline: PilotDeadline
+    kind: str
+    key: str
+    days_before: int | None = None
+
+
+class PilotActivities:
+    def __init__(self, sessions) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    async def record_pilot_deadline(self, command: RecordPilotDeadline) -> None:
+        deadline = command.deadline
+        values = {
+            "deadline_key": deadline.key, "programme": deadline.programme.value, "kind": deadline.kind.value,
+            "due_on": deadline.due, "reminders_sent": command.reminders_sent, "overdue": command.overdue,
+            "filed_at": command.filed_at, "filed_reference": command.filed_reference, "updated_at": command.at,
+        }
+        statement = insert(PilotDeadlineRow).values(**values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["deadline_key"],
+            set_={k: v for k, v in values.items() if k != "deadline_key"},
+            where=PilotDeadlineRow.updated_at <= command.at,
+        )
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.session.execute(statement)
+        activity_log(deadline=deadline.key).info("pilot deadline recorded", overdue=command.overdue)
+
+    @activity.defn
+    async def notify_pilot(self, notice: PilotNotice) -> None:
+        payload = {"programme": notice.deadline.programme.value, "report": notice.deadline.kind.value,
+                   "due": notice.deadline.due.isoformat(), "days_before": notice.days_before}
+        async with UnitOfWork(self._sessions) as uow:
+            await uow.outbox.enqueue([{
+                "dedupe_key": f"pilot:{notice.deadline.key}:{notice.kind}:{notice.key}", "policy_id": None,
+                "recipient": "operator", "recipient_id": None, "kind": notice.kind, "payload": payload,
+            }])
+        activity_log(deadline=notice.deadline.key).info("notification enqueued", kind=notice.kind)

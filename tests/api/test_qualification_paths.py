@@ -1,0 +1,106 @@
+"""Platform qualification through the API: the provider (an insured's key) applies and proves its
+cover, the platform contacts and decides, the insurer the intent form names records its contact."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from api.client import ApiClient, ApiError
+from api.context import PartyKind
+from tests.api.test_party_paths import apply, bind, eventually
+from tests.builders import VALID_USCC
+
+
+@pytest.fixture
+async def parties(api_stack):
+    run = uuid.uuid4().hex[:6]
+    issued = {
+        "insured": await api_stack.credentials(PartyKind.INSURED, f"provider-{run}"),
+        "vendor": await api_stack.credentials(PartyKind.VENDOR, f"vendor-{run}"),
+        "insurer": await api_stack.credentials(PartyKind.INSURER, f"insurer-{run}"),
+        "platform": await api_stack.credentials(PartyKind.PLATFORM, f"platform-{run}"),
+    }
+    clients = {k: ApiClient(api_stack.base_url, v.token, webhook_secret=v.webhook_secret) for k, v in issued.items()}
+    yield issued, clients
+    for client in clients.values():
+        await client.aclose()
+
+
+def document(n: int) -> dict:
+    return {"document_id": f"doc-{n}", "sha256": f"{n:064x}", "size_bytes": 2048}
+
+
+async def test_a_provider_is_qualified_by_its_bound_policy(parties):
+    issued, clients = parties
+    provider, platform, insurer = clients["insured"], clients["platform"], clients["insurer"]
+    request = {
+        "reference": "console-7", "platform_id": issued["platform"].party_id, "insurer_id": issued["insurer"].party_id,
+        "unified_social_credit_code": VALID_USCC,
+    }
+    created = await provider.post("/v1/qualifications", request)
+    again = await provider.post("/v1/qualifications", request)
+    assert again["id"] == created["id"]  # the same reference is the same application
+    qualification = created["id"]
+    for party in ("insured", "platform", "insurer"):
+        assert qualification in (await clients[party].get("/v1/qualifications"))["items"], party
+    assert qualification not in (await clients["vendor"].get("/v1/qualifications"))["items"]
+
+    with pytest.raises(ApiError) as early:
+        await platform.post(f"/v1/qualifications/{qualification}/platform-decision", {"approve": True, "reason": "ok"})
+    assert early.value.status == 409 and "record the contact first" in early.value.problem["detail"]
+    await eventually(lambda: platform.get(f"/v1/qualifications/{qualification}"), lambda s: s["platform_contact"])
+    await platform.post(f"/v1/qualifications/{qualification}/platform-contact", {"note": "called the CISO"})
+    decided = await platform.post(f"/v1/qualifications/{qualification}/platform-decision",
+                                  {"approve": True, "reason": "chose the liability policy"})
+    assert decided["phase"] == "insurer_contact"
+    sent = await eventually(lambda: insurer.get(f"/v1/qualifications/{qualification}"), lambda s: s["insurer_contact"])
+    assert sent["intent_id"] and sent["insurer_contact"]["due"] and not sent["insurer_contact"]["escalated"]
+    contacted = await insurer.post(f"/v1/qualifications/{qualification}/insurer-contact", {})
+    assert contacted["phase"] == "awaiting_proofs"
+
+    policy_id = await apply(clients, issued)
+    bound = await bind(clients, issued, policy_id)
+    proofs = {"policy_number": bound["policy_number"], "inquiry_form": document(1), "assessment_report": document(2),
+              "policy_document": document(3)}
+    qualified = await provider.post(f"/v1/qualifications/{qualification}/policy-proofs", proofs)
+    assert qualified["phase"] == "qualified", qualified["last_problems"]
+    assert qualified["qualified_until"][:10] == bound["term_end"][:10]
+
+    await provider.post(f"/v1/policies/{policy_id}/cancellation", {"reason": "moving insurer"})
+    await platform.post(f"/v1/qualifications/{qualification}/recheck", None)
+    suspended = await eventually(lambda: platform.get(f"/v1/qualifications/{qualification}"),
+                                 lambda s: s["phase"] == "suspended")
+    assert "cancelled" in suspended["suspended_reason"]
+    history = await platform.get(f"/v1/qualifications/{qualification}/history")
+    assert history["events"][0]["name"] == "QualificationWorkflow"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"unified_social_credit_code": "91350100M000100Y4X"}, 422, "invalid_request"),
+        ({"insurer_id": None}, 422, "insurer_required"),
+        ({"platform_id": "has spaces"}, 422, "invalid_request"),
+    ],
+)
+async def test_a_bad_application_is_refused_saying_what_is_wrong(parties, change, status, code):
+    issued, clients = parties
+    request = {
+        "reference": f"bad-{uuid.uuid4().hex[:6]}", "platform_id": issued["platform"].party_id,
+        "insurer_id": issued["insurer"].party_id, "unified_social_credit_code": VALID_USCC, **change,
+    }
+    with pytest.raises(ApiError) as refused:
+        await clients["insured"].post("/v1/qualifications", request)
+    assert (refused.value.status, refused.value.problem["code"]) == (status, code)
+    assert (await clients["platform"].get("/v1/qualifications"))["items"] == []
+
+
+async def test_only_the_platform_decides_and_only_a_provider_applies(parties):
+    issued, clients = parties
+    with pytest.raises(ApiError) as wrong:
+        await clients["platform"].post("/v1/qualifications", {
+            "reference": "x", "platform_id": "p", "insurer_id": "i", "unified_social_credit_code": VALID_USCC,
+        })
+    assert wrong.value.status == 403
