@@ -16,6 +16,7 @@ from activities.ledger import LedgerActivities
 from activities.pilot import PilotActivities
 from activities.policy import PolicyActivities
 from activities.qualification import QualificationActivities
+from activities.working_calendar import CalendarActivities
 from payments.gateway import PaymentGateway, payment_gateway_from_env
 from workflows.claim import ClaimWorkflow
 from workflows.incident import IncidentWorkflow
@@ -69,7 +70,7 @@ def activities_for(
         policy.record_policy_phase,
         qualification.record_qualification,
         qualification.record_qualification_event,
-        qualification.working_deadline,
+        CalendarActivities().working_deadline,
         qualification.issue_intent_form,
         qualification.check_policy_proofs,
         qualification.record_certificate,

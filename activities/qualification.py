@@ -4,7 +4,6 @@ and verifying proofs against the service's own policy records."""
 from __future__ import annotations
 
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.log_context import activity_log
 from activities.qualification_messages import (
@@ -17,12 +16,8 @@ from activities.qualification_messages import (
     RecordCertificate,
     RecordQualification,
     RecordQualificationEvent,
-    WorkingDeadlineRequest,
 )
-from calendars.china import configured_calendar
-from domain.errors import DomainRuleError
 from domain.qualification import QualificationPhase, Verification, verify_policy_proofs
-from domain.working_calendar import BusinessDeadline, business_deadline
 from storage.unit_of_work import UnitOfWork
 
 
@@ -59,15 +54,6 @@ class QualificationActivities:
         activity_log(qualification_id=command.qualification_id).info(
             "qualification event recorded", kind=command.kind.value, phase=command.phase.value
         )
-
-    @activity.defn
-    async def working_deadline(self, request: WorkingDeadlineRequest) -> BusinessDeadline:
-        """Counted here, not in workflow code: a newer holiday schedule must not change a deadline
-        a running workflow has already set."""
-        try:
-            return business_deadline(configured_calendar(), request.start, request.working_days)
-        except DomainRuleError as error:
-            raise ApplicationError(error.message, type=error.code, non_retryable=True) from None
 
     @activity.defn
     async def issue_intent_form(self, command: IssueIntentForm) -> IntentForm:

@@ -63,11 +63,6 @@ class RecordQualificationEvent(_Message):
     qualified_until: datetime | None = None
 
 
-class WorkingDeadlineRequest(_Message):
-    start: datetime
-    working_days: int
-
-
 class IssueIntentForm(_Message):
     qualification_id: str
     application: QualificationApplication

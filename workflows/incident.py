@@ -23,10 +23,16 @@ with workflow.unsafe.imports_passed_through():
         RegisterEvidence,
     )
     from activities.messages import Party
-    from domain.incident import ForensicsReport, add_working_days, check_coverage, panel_candidates, report_deadline
+    from activities.working_calendar import CalendarActivities, WorkingDeadlineRequest
+    from domain.incident import (
+        ForensicsReport,
+        add_working_days,
+        check_coverage,
+        panel_candidates,
+        report_deadline,
+    )
     from workflows import search_attributes
     from workflows.gateway import ActivityGateway, condition_or_deadline
-    from workflows.search_attributes import publish, show
     from workflows.incident_messages import (
         CustodyReceipt,
         CustodyTransfer,
@@ -43,6 +49,11 @@ with workflow.unsafe.imports_passed_through():
         ReportKind,
         VendorProgress,
     )
+    from workflows.search_attributes import publish, show
+
+
+# The closing report's working days follow China's calendar (holidays, 调休), counted in an activity.
+CLOSING_REPORT_ON_CHINA_CALENDAR = "closing-report-china-calendar"
 
 
 @workflow.defn(name="IncidentWorkflow")
@@ -143,7 +154,16 @@ class IncidentWorkflow:
         state = self.state
         await workflow.wait_condition(lambda: state.restored_at is not None)
         assert state.restored_at is not None
-        due = add_working_days(state.restored_at, self.rules.reporting.closing_report_working_days)
+        working_days = self.rules.reporting.closing_report_working_days
+        if workflow.patched(CLOSING_REPORT_ON_CHINA_CALENDAR):
+            deadline = await self.gateway.call(
+                CalendarActivities.working_deadline,
+                WorkingDeadlineRequest(start=state.restored_at, working_days=working_days),
+                summary=f"{working_days} working days on the Chinese calendar",
+            )
+            due = deadline.due
+        else:  # histories before the patch: Monday to Friday, holidays not counted
+            due = add_working_days(state.restored_at, working_days)
         state.closing_report_due = due
         await self._event(IncidentEventKind.CLOSING_REPORT_DUE, "closing", due=due.isoformat())
         filed = await condition_or_deadline(

@@ -25,8 +25,8 @@ with workflow.unsafe.imports_passed_through():
         RecordCertificate,
         RecordQualification,
         RecordQualificationEvent,
-        WorkingDeadlineRequest,
     )
+    from activities.working_calendar import CalendarActivities, WorkingDeadlineRequest
     from domain.qualification import (
         ProofPath,
         QualificationPhase,
@@ -134,7 +134,7 @@ class QualificationWorkflow:
 
     async def _contact_due(self, working_days: int) -> ContactDue:
         deadline = await self.gateway.call(
-            QualificationActivities.working_deadline,
+            CalendarActivities.working_deadline,
             WorkingDeadlineRequest(start=workflow.now(), working_days=working_days),
             summary=f"{working_days} working days on the Chinese calendar",
         )
