@@ -55,28 +55,18 @@ def verify(
 
 
 async def _verify(anchor: tuple[int, str] | None, *, with_rows: bool) -> tuple[ChainReport, RowsReport | None]:
-    from sqlalchemy.exc import DBAPIError
-
-    from cli.errors import fail
-    from settings import get_settings
+    from cli.database import with_database
     from storage.audit import verify_chain, verify_rows
-    from storage.db import create_session_factory
 
-    engine, _ = create_session_factory(get_settings().effective_database_url, pool_size=1)
-    try:
+    async def verify(engine, _sessions) -> tuple[ChainReport, RowsReport | None]:
         async with engine.connect() as connection:
             # One snapshot for the chain and the rows: a concurrent writer cannot make them disagree.
             await connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             chain = await verify_chain(connection, anchor=anchor)
             checked_rows = await verify_rows(connection) if with_rows else None
             return chain, checked_rows
-    except OSError as error:
-        fail(f"cannot reach the database ({error.strerror or error}); is `make dev` running, or DATABASE_URL set?")
-    except DBAPIError as error:
-        reason = str(error.orig).splitlines()[0] if error.orig else str(error)
-        fail(f"cannot read the audit log ({reason}); has `cyberins migrate` been run?")
-    finally:
-        await engine.dispose()
+
+    return await with_database(verify, doing="read the audit log")
 
 
 def _as_document(chain: ChainReport, checked_rows: RowsReport | None, intact: bool) -> dict:

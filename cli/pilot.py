@@ -40,6 +40,50 @@ def check_healthcare(
     _report(application.project_name, check_healthcare_application(application, projects, PilotRules()))
 
 
+@app.command("submit-scheme")
+def submit_scheme(
+    path: Annotated[Path, typer.Argument(help="The scheme as JSON")],
+) -> None:
+    """Check the scheme against the rules and what is already submitted (how many schemes its lead
+    unit leads), and store it if it keeps every rule. Exit 1 naming each broken rule."""
+    from domain.pilot import ServiceScheme
+    from pilot.submissions import submit_scheme as submit
+
+    scheme = read_document(path, ServiceScheme, what="scheme")
+    _submitted(f"Scheme {scheme.scheme_id}", _with_database(lambda sessions: submit(sessions, scheme)))
+
+
+@app.command("submit-healthcare")
+def submit_healthcare(
+    path: Annotated[Path, typer.Argument(help="The Shanghai healthcare application as JSON")],
+) -> None:
+    """Check the application against the rules and the applicant's other projects, and store it if it
+    keeps every rule. Exit 1 naming each broken rule."""
+    from domain.pilot import HealthcareApplication
+    from pilot.submissions import submit_healthcare_application
+
+    application = read_document(path, HealthcareApplication, what="application")
+    _submitted(f"Application {application.application_id}",
+               _with_database(lambda sessions: submit_healthcare_application(sessions, application)))
+
+
+def _with_database(work):
+    from cli.database import with_database
+    from cli.running import run_async
+
+    return run_async(with_database(lambda _engine, sessions: work(sessions), doing="store the submission"))
+
+
+def _submitted(name: str, submission) -> None:
+    if submission.already_stored:
+        typer.echo(f"{name} was already submitted as it is; nothing changed.")
+        return
+    if submission.stored:
+        typer.echo(f"{name} keeps every rule and is submitted.")
+        return
+    _report(name, submission.violations)
+
+
 @app.command("track")
 def track(
     programme: Annotated[str, typer.Option(help="national, guangdong, hebei or shanghai")],

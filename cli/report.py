@@ -52,22 +52,9 @@ def pilot(
 
 
 async def _build(out: Path, period: tuple[datetime, datetime], title: str) -> list[Path]:
-    from sqlalchemy.exc import DBAPIError
-
-    from cli.errors import fail
+    from cli.database import with_database
     from reports.pilot import write_report
     from reports.pilot_figures import gather
-    from settings import get_settings
-    from storage.db import create_session_factory
 
-    engine, sessions = create_session_factory(get_settings().effective_database_url, pool_size=1)
-    try:
-        figures = await gather(sessions, *period)
-    except OSError as error:
-        fail(f"cannot reach the database ({error.strerror or error}); is `make dev` running, or DATABASE_URL set?")
-    except DBAPIError as error:
-        reason = str(error.orig).splitlines()[0] if error.orig else str(error)
-        fail(f"cannot read the records ({reason}); has `cyberins migrate` been run?")
-    finally:
-        await engine.dispose()
+    figures = await with_database(lambda _engine, sessions: gather(sessions, *period), doing="read the records")
     return write_report(figures, out, title=title)

@@ -124,6 +124,15 @@ QUERIES: dict[str, tuple[str, tuple[str, ...], str]] = {
         FROM payouts WHERE paid_at >= :start AND paid_at < :end GROUP BY 1 ORDER BY 1
         """,
     ),
+    "schemes": (
+        "Pilot service schemes submitted, by programme and direction",
+        ("programme", "direction", "schemes", "lead_units", "joint_units"),
+        """
+        SELECT programme, direction, count(*), count(DISTINCT lead_credit_code), sum(joint_units)
+        FROM pilot_schemes WHERE submitted_at >= :start AND submitted_at < :end
+        GROUP BY 1, 2 ORDER BY 1, 2
+        """,
+    ),
     "qualifications": (
         "Platform qualifications by insurance, by phase and proof",
         ("phase", "proof_path", "providers"),

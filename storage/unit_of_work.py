@@ -19,6 +19,7 @@ from storage.repositories import (
     PolicyRepository,
     PreCoverRepository,
 )
+from storage.repositories.pilot import PilotRepository
 from storage.repositories.qualifications import QualificationRepository
 
 
@@ -37,6 +38,7 @@ class UnitOfWork:
     payouts: PayoutRepository
     api: ApiAccessRepository
     qualifications: QualificationRepository
+    pilot: PilotRepository
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -54,6 +56,7 @@ class UnitOfWork:
         self.payouts = PayoutRepository(self.session)
         self.api = ApiAccessRepository(self.session)
         self.qualifications = QualificationRepository(self.session)
+        self.pilot = PilotRepository(self.session)
         return self
 
     async def __aexit__(

@@ -24,6 +24,7 @@ from storage.models.incidents import (
     IncidentRow,
 )
 from storage.models.outbox import OutboxNotificationRow
+from storage.models.pilot import HealthcareApplicationRow, PilotDeadlineRow, PilotSchemeRow
 from storage.models.policies import (
     POLICY_NUMBER_SEQUENCE,
     CancellationRow,
@@ -32,7 +33,6 @@ from storage.models.policies import (
     PolicyPhaseRow,
     PolicyRow,
 )
-from storage.models.pilot import PilotDeadlineRow
 from storage.models.qualifications import (
     IntentFormRow,
     QualificationEventRow,
@@ -66,6 +66,7 @@ __all__ = [
     "FindingResolutionRow",
     "FindingRow",
     "ForensicsReportRow",
+    "HealthcareApplicationRow",
     "IncidentEscalationRow",
     "IncidentEventRow",
     "IncidentRow",
@@ -76,6 +77,7 @@ __all__ = [
     "OutboxNotificationRow",
     "PayoutRow",
     "PilotDeadlineRow",
+    "PilotSchemeRow",
     "PolicyPhaseRow",
     "PolicyRow",
     "QualificationEventRow",

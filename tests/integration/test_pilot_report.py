@@ -70,8 +70,19 @@ async def seed_portfolio(env, session_factory, task_queue) -> dict:
 
 async def test_the_report_counts_what_the_workflows_recorded(time_skipping_env, session_factory, task_queue, tmp_path):
     seeded = await seed_portfolio(time_skipping_env, session_factory, task_queue)
+    from domain.pilot import Direction
+    from pilot.submissions import submit_scheme
+    from tests.domain.test_pilot import INSURER, scheme, unit
+
+    for n, direction in enumerate([Direction.INDUSTRIAL_INTERNET, Direction.INDUSTRIAL_INTERNET,
+                                   Direction.CONNECTED_VEHICLES]):
+        submitted = await submit_scheme(session_factory, scheme([INSURER, unit(30 + n)], lead=unit(40 + n % 2))
+                                        .model_copy(update={"scheme_id": f"s-{n}", "direction": direction}))
+        assert submitted.stored
     figures = await gather(session_factory, *PERIOD)
     tables = figures.tables
+    assert tables["schemes"].rows == [("national", "connected_vehicles", 1, 1, 2),
+                                      ("national", "industrial_internet", 2, 2, 4)]
 
     policies = {row[0]: row for row in tables["policies"].rows}
     assert set(policies) == {"industrial_internet", "healthcare"}

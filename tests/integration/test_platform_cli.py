@@ -72,3 +72,38 @@ async def test_schemes_are_checked_against_the_pilot_rules(dev_client, tmp_path:
     bad.write_text(json.dumps({"scheme_id": "s", "programme": "mars"}))
     result = await operator.run("pilot", "check-scheme", str(bad))
     assert result.returncode == 2 and "programme" in result.stderr
+
+
+async def test_a_unit_leads_at_most_five_stored_schemes_and_a_scheme_is_not_replaced(database_url, dev_client, tmp_path):
+    operator = Operator(dev_client)
+    operator.env["DATABASE_URL"] = database_url
+    lead = unit(77)
+    for n in range(5):
+        path = tmp_path / f"s{n}.json"
+        path.write_text(scheme([INSURER], lead=lead).model_copy(update={"scheme_id": f"s-{n}"}).model_dump_json())
+        assert "is submitted" in await operator.ok("pilot", "submit-scheme", str(path))
+    again = tmp_path / "s0.json"
+    assert "already submitted as it is" in await operator.ok("pilot", "submit-scheme", str(again))
+    sixth = tmp_path / "s5.json"
+    sixth.write_text(scheme([INSURER], lead=lead).model_copy(update={"scheme_id": "s-5"}).model_dump_json())
+    refused = await operator.run("pilot", "submit-scheme", str(sixth))
+    assert refused.returncode == 1 and "max_schemes_led: the lead unit already leads 5 schemes" in refused.stderr
+    changed = tmp_path / "changed.json"
+    changed.write_text(scheme([INSURER, unit(3)], lead=lead).model_copy(update={"scheme_id": "s-1"}).model_dump_json())
+    replaced = await operator.run("pilot", "submit-scheme", str(changed))
+    assert replaced.returncode == 1 and "id_taken: scheme s-1 is already submitted with other content" in replaced.stderr
+
+
+async def test_a_hospital_submits_at_most_two_projects(database_url, dev_client, tmp_path):
+    from tests.domain.test_pilot import healthcare
+
+    operator = Operator(dev_client)
+    operator.env["DATABASE_URL"] = database_url
+    for n in range(3):
+        path = tmp_path / f"h{n}.json"
+        path.write_text(healthcare().model_copy(update={"application_id": f"sh-{n}"}).model_dump_json())
+        result = await operator.run("pilot", "submit-healthcare", str(path))
+        if n < 2:
+            assert result.returncode == 0, result.stderr
+        else:
+            assert result.returncode == 1 and "max_projects_per_applicant" in result.stderr
