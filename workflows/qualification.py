@@ -213,7 +213,8 @@ class QualificationWorkflow:
 
     async def _recheck(self) -> None:
         state = self.state
-        assert state.policy_number is not None
+        if state.policy_number is None:
+            return  # qualified by an MLPS certificate: there is no policy to check
         result = await self.gateway.call(
             QualificationActivities.recheck_policy,
             RecheckPolicy(qualification_id=self.input.qualification_id, application=self.application,

@@ -248,6 +248,13 @@ async def test_the_mlps_certificate_path_is_reminded_before_expiry_and_suspended
         )
         assert qualified.phase is QualificationPhase.QUALIFIED
         assert local_date(qualified.qualified_until) == good.valid_until + timedelta(days=1)
+        # A recheck asked for where there is no policy to check changes nothing, and breaks nothing:
+        # the workflow still takes updates afterwards.
+        await handle.signal(QualificationWorkflow.policy_changed)
+        resubmitted = await handle.execute_update(
+            QualificationWorkflow.submit_mlps_certificate, CertificateSubmission(certificate=good)
+        )
+        assert resubmitted.phase is QualificationPhase.QUALIFIED and resubmitted.submissions == 3
 
         await env.sleep(qualified.qualified_until - applied.applied_at + timedelta(hours=1))
         suspended = await until_status(handle, lambda s: s.phase is QualificationPhase.SUSPENDED)
