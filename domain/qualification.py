@@ -51,6 +51,9 @@ class QualificationRules(BaseModel):
     reminder_lead_minutes: int = Field(default=4 * 60, ge=0, description="reminder this long before a contact is due")
     renewal_reminder_days: tuple[int, ...] = Field(default=(60, 30, 7), description="days before the proof expires")
     policy_check_minutes: int = Field(default=24 * 60, gt=0, description="how often a qualifying policy is rechecked")
+    history_events_per_run: int = Field(
+        default=5_000, ge=50, description="continue as new past this many events (years of daily rechecks)"
+    )
     mlps_minimum_level: int = Field(default=2, ge=1, le=5)
     mlps_retest_years: int = Field(default=2, gt=0)
     liability_heads: frozenset[CoverageHead] = Field(default=LIABILITY_HEADS)

@@ -56,8 +56,6 @@ WAITING = {
     QualificationPhase.INSURER_CONTACT: "Waiting for the insurer to contact the provider.",
     QualificationPhase.AWAITING_PROOFS: "Underwriting and binding; waiting for the provider's proofs.",
 }
-# Rolled over well before the server's limits; a qualification lives for years of daily rechecks.
-HISTORY_EVENTS_PER_RUN = 5_000
 
 
 @workflow.defn(name="QualificationWorkflow")
@@ -247,7 +245,7 @@ class QualificationWorkflow:
 
     def _time_to_roll_over(self) -> bool:
         info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > HISTORY_EVENTS_PER_RUN
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self.rules.history_events_per_run
 
     # -- Messages ----------------------------------------------------------------------------------
 

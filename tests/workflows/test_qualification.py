@@ -20,6 +20,7 @@ from domain.qualification import (
     ProofPath,
     QualificationApplication,
     QualificationPhase,
+    QualificationRules,
 )
 from domain.working_calendar import business_deadline
 from tests.builders import VALID_USCC, assessment
@@ -293,3 +294,42 @@ async def test_a_withdrawn_application_ends_and_refuses_what_follows(time_skippi
 
 async def _provider(handle: WorkflowHandle) -> str:
     return (await status(handle)).provider_id
+
+
+async def test_a_long_qualification_continues_as_new_and_keeps_its_state(time_skipping_env, session_factory, task_queue):
+    """Daily rechecks for two months with a run limited to 100 events: several runs, one qualification."""
+    env, client = time_skipping_env, time_skipping_env.client
+    async with running_worker(client, session_factory, task_queue):
+        policy = await start_policy(client, task_queue)
+        bound = await bind(policy, assessment())
+        rules = QualificationRules(history_events_per_run=100)
+        qualification_id, handle = await apply_for_qualification(client, task_queue, application(), "long", rules)
+        await until_status(handle, lambda s: s.platform_contact is not None)
+        await handle.execute_update(QualificationWorkflow.platform_contacted, PlatformContact(operator_id="ops-1"))
+        await handle.execute_update(
+            QualificationWorkflow.platform_decide, PlatformDecision(operator_id="ops-1", approve=True, reason="ok")
+        )
+        await until_status(handle, lambda s: s.insurer_contact is not None)
+        await handle.execute_update(QualificationWorkflow.insurer_contacted, InsurerContact(insurer_id=INSURER))
+        qualified = await handle.execute_update(QualificationWorkflow.submit_policy_proofs, proofs(bound.policy_number))
+        assert qualified.phase is QualificationPhase.QUALIFIED
+
+        await env.sleep(timedelta(days=60))
+        latest = client.get_workflow_handle(handle.id)
+        description = await latest.describe()
+        assert description.run_id != handle.first_execution_run_id, "never continued as new"
+        now = await latest.query(QualificationWorkflow.status)
+        assert now.phase is QualificationPhase.QUALIFIED
+        assert (now.qualified_until, now.submissions, now.policy_number) == (
+            qualified.qualified_until, qualified.submissions, qualified.policy_number
+        )
+        rechecks = await rows(session_factory, "SELECT count(*) FROM qualification_proofs WHERE qualification_id = :q",
+                              q=qualification_id)
+        assert rechecks == [(1,)]  # proofs are stored once per submission, never per recheck
+
+        await policy.execute_update(
+            PolicyWorkflow.cancel, CancellationRequest(cancelled_by=CancellingParty.INSURER, reason="non-payment")
+        )
+        await env.sleep(timedelta(days=1, hours=1))  # the next daily recheck finds it
+        suspended = await until_status(latest, lambda s: s.phase is QualificationPhase.SUSPENDED)
+        assert "cancelled" in suspended.suspended_reason
