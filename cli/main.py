@@ -5,7 +5,21 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from cli import audit, claim, demo, dev, incident, keys, operations, pilot, policy, qualification, report, signals
+from cli import (
+    audit,
+    claim,
+    demo,
+    dev,
+    incident,
+    keys,
+    operations,
+    pilot,
+    policy,
+    provider,
+    qualification,
+    report,
+    signals,
+)
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
 from codec import command as codec_command
 from logs import configure_logging
@@ -48,6 +62,7 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(report.app, name="report")
 app.add_typer(qualification.app, name="qualification")
 app.add_typer(pilot.app, name="pilot")
+app.add_typer(provider.app, name="provider")
 
 if __name__ == "__main__":
     app()

@@ -3,7 +3,11 @@ cover, the platform contacts and decides, the insurer the intent form names reco
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +15,8 @@ from api.client import ApiClient, ApiError
 from api.context import PartyKind
 from tests.api.test_party_paths import apply, bind, eventually
 from tests.builders import VALID_USCC
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -104,3 +110,50 @@ async def test_only_the_platform_decides_and_only_a_provider_applies(parties):
             "reference": "x", "platform_id": "p", "insurer_id": "i", "unified_social_credit_code": VALID_USCC,
         })
     assert wrong.value.status == 403
+
+
+def provider_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "provider", *args], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    return result
+
+
+async def test_a_provider_applies_and_proves_its_cover_from_the_command_line(parties, api_stack, tmp_path):
+    issued, clients = parties
+    env = {**api_stack.env, "CYBERINS_API_KEY": issued["insured"].token}
+    apply_args = ["apply", "--platform", issued["platform"].party_id, "--credit-code", VALID_USCC,
+                  "--reference", "cli-1", "--insurer", issued["insurer"].party_id]
+    applied = await asyncio.to_thread(provider_cli, env, *apply_args)
+    assert applied.returncode == 0, applied.stderr
+    qualification = applied.stdout.split("qualification ")[1].rstrip(".\n")
+    again = await asyncio.to_thread(provider_cli, env, *apply_args)
+    assert again.stdout == applied.stdout  # the same reference is the same application
+
+    platform = clients["platform"]
+    await eventually(lambda: platform.get(f"/v1/qualifications/{qualification}"), lambda s: s["platform_contact"])
+    await platform.post(f"/v1/qualifications/{qualification}/platform-contact", {})
+    await platform.post(f"/v1/qualifications/{qualification}/platform-decision", {"approve": True, "reason": "ok"})
+    await eventually(lambda: platform.get(f"/v1/qualifications/{qualification}"), lambda s: s["insurer_contact"])
+    await clients["insurer"].post(f"/v1/qualifications/{qualification}/insurer-contact", {})
+    bound = await bind(clients, issued, await apply(clients, issued))
+
+    files = {}
+    for name in ("inquiry", "report", "policy"):
+        files[name] = tmp_path / f"{name}.pdf"
+        files[name].write_bytes(f"%PDF {name} {uuid.uuid4()}".encode())
+    proof_args = ["proofs", qualification, "--policy-number", bound["policy_number"], "--inquiry-form",
+                  str(files["inquiry"]), "--assessment-report", str(files["report"]), "--policy-document",
+                  str(files["policy"])]
+    proved = await asyncio.to_thread(provider_cli, env, *proof_args)
+    assert proved.returncode == 0, proved.stderr
+    assert f"Qualification {qualification}: qualified." in proved.stdout
+
+    wrong = await asyncio.to_thread(provider_cli, env, "apply", "--platform", "p1", "--credit-code", "91350100M000100Y4X",
+                                    "--reference", "cli-2", "--insurer", "i1")
+    assert wrong.returncode == 2 and "unified_social_credit_code" in wrong.stderr
+    keyless = await asyncio.to_thread(provider_cli, {k: v for k, v in env.items() if k != "CYBERINS_API_KEY"},
+                                      *apply_args)
+    assert keyless.returncode == 2 and "API key is needed" in keyless.stderr
