@@ -1,4 +1,4 @@
-"""Statuses as Rich tables for `cyberins policy|incident|claim show`, and a loss statement's lines.
+"""Statuses as Rich tables for `cyberins policy|incident|claim|qualification show`, and a loss statement's lines.
 
 One row per field of the status model, in the model's order, so that a field added to the query shows
 up here without a change; only the values that need a human layout have a formatter.
@@ -16,8 +16,10 @@ from rich.table import Table
 from domain.findings import FindingSummary, Severity
 from domain.loss_statement import LossStatement
 from domain.money import Money
-from domain.policy import Quote
+from domain.policy import CHINA_STANDARD_TIME, Quote
+from domain.qualification import ProofProblem
 from workflows.incident_messages import RegulatoryFiling
+from workflows.qualification_messages import ContactDue
 
 NOT_YET = "-"
 
@@ -72,9 +74,23 @@ def _value(value: Any) -> str:
         return _filing(value)
     if isinstance(value, LossStatement):
         return _statement(value)
+    if isinstance(value, ContactDue):
+        return _contact(value)
+    if isinstance(value, ProofProblem):
+        return f"{value.code}: {value.message}"
     if isinstance(value, list):
         return "\n".join(_value(item) for item in value)
     return str(value)
+
+
+def _contact(due: ContactDue) -> str:
+    """A service level: when it is due (Beijing time), and what has happened."""
+    shown = f"due {due.due.astimezone(CHINA_STANDARD_TIME).isoformat(timespec='minutes')}"
+    if due.provisional:
+        shown += " (provisional: the holiday calendar of that year is not loaded)"
+    if due.done_at is not None:
+        return f"{shown}; done {_value(due.done_at)}" + (" (late)" if due.done_at > due.due else "")
+    return shown + ("; escalated" if due.escalated else "; reminded" if due.reminded else "")
 
 
 def status_table(status: BaseModel, *, title: str, skip: tuple[str, ...] = ()) -> Table:
