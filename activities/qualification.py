@@ -17,7 +17,7 @@ from activities.qualification_messages import (
     RecordQualification,
     RecordQualificationEvent,
 )
-from domain.qualification import QualificationPhase, Verification, verify_policy_proofs
+from domain.qualification import QualificationPhase, Verification, recheck_policy, verify_policy_proofs
 from storage.unit_of_work import UnitOfWork
 
 
@@ -102,11 +102,7 @@ class QualificationActivities:
         """Is the qualifying policy still in force? Only the policy's state counts here, not the files."""
         async with UnitOfWork(self._sessions) as uow:
             facts = await uow.qualifications.policy_facts(command.policy_number)
-        problems = []
-        if not facts.found or facts.cancelled or facts.phase is None or not facts.phase.is_covered:
-            state = "cancelled" if facts.cancelled else (facts.phase.value if facts.phase else "not found")
-            problems.append({"code": "policy_not_in_force", "message": f"the qualifying policy is {state}"})
-        return Verification.model_validate({"problems": problems, "valid_until": facts.term_end if not problems else None})
+        return recheck_policy(facts)
 
     @activity.defn
     async def notify_qualification(self, notice: QualificationNotice) -> None:

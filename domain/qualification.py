@@ -168,9 +168,8 @@ def verify_policy_proofs(
         problem("policy_insures_another", "the policy's insured is not this provider (credit codes differ)")
     if application.insurer_id and facts.insurer_id and facts.insurer_id != application.insurer_id:
         problem("policy_from_another_insurer", "the policy was issued by another insurer than the intent form's")
-    if facts.cancelled or facts.phase is None or not facts.phase.is_covered:
-        state = "cancelled" if facts.cancelled else (facts.phase.value if facts.phase else "unknown")
-        problem("policy_not_in_force", f"the policy is not in force (it is {state})")
+    if lapsed := _not_in_force(facts):
+        problems.append(lapsed)
     elif facts.term_start is None or facts.term_end is None or now >= facts.term_end:
         problem("outside_term", "the policy's term has ended")
     elif facts.term_start > max(now, qualified_until or now):
@@ -182,6 +181,22 @@ def verify_policy_proofs(
     if len({document.sha256 for document in documents}) < len(documents):
         problem("documents_repeated", "the inquiry form, assessment report and policy document must be three files")
     return Verification(problems=problems, valid_until=facts.term_end if not problems else None)
+
+
+def recheck_policy(facts: PolicyFacts) -> Verification:
+    """A qualified provider's policy, checked again: only whether it is still in force counts."""
+    if not facts.found:
+        lapsed = ProofProblem(code="policy_not_in_force", message="the qualifying policy is no longer found")
+        return Verification(problems=[lapsed])
+    lapsed = _not_in_force(facts)
+    return Verification(problems=[lapsed]) if lapsed else Verification(valid_until=facts.term_end)
+
+
+def _not_in_force(facts: PolicyFacts) -> ProofProblem | None:
+    if facts.cancelled or facts.phase is None or not facts.phase.is_covered:
+        state = "cancelled" if facts.cancelled else (facts.phase.value if facts.phase else "unknown")
+        return ProofProblem(code="policy_not_in_force", message=f"the policy is not in force (it is {state})")
+    return None
 
 
 def verify_mlps_certificate(certificate: MlpsCertificate, now: datetime, rules: QualificationRules) -> Verification:

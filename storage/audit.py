@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
 
 from sqlalchemy import ARRAY, Text, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -45,28 +44,12 @@ NOT_AUDITED = frozenset(
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_ENTRY_COLUMNS = (
-    "seq", "recorded_at", "table_name", "operation", "row_key", "policy_id", "incident_id",
-    "claim_id", "row_digest", "prev_hash", "hash",
-)
-
-
-class ChainEntry(Protocol):
-    seq: int
-    recorded_at: datetime
-    table_name: str
-    operation: str
-    row_key: str
-    policy_id: str | None
-    incident_id: str | None
-    claim_id: str | None
-    row_digest: str
-    prev_hash: str
-    hash: str
 
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
+    """One row of `audit_log`, in its column order."""
+
     seq: int
     recorded_at: datetime
     table_name: str
@@ -78,13 +61,16 @@ class AuditEntry:
     row_digest: str
     prev_hash: str
     hash: str
+
+
+_ENTRY_COLUMNS = tuple(field.name for field in fields(AuditEntry))
 
 
 def _field(value: str | None) -> str:
     return "-" if value is None else f"{len(value.encode())}:{value}"
 
 
-def chain_hash(entry: ChainEntry) -> str:
+def chain_hash(entry: AuditEntry) -> str:
     """The hash the entry should carry: every column but `hash` in the canonical form."""
     message = "\n".join((
         CANONICAL_VERSION,
@@ -139,7 +125,7 @@ class ChainVerifier:
         self._last_hash = GENESIS_HASH
         self.first_break: ChainBreak | None = None
 
-    def add(self, entry: ChainEntry) -> ChainBreak | None:
+    def add(self, entry: AuditEntry) -> ChainBreak | None:
         expected = 1 if self._last_seq is None else self._last_seq + 1
         if entry.seq > expected:
             after = "the chain starts at" if expected == 1 else f"the entry after seq {expected - 1} is"
@@ -168,7 +154,7 @@ class ChainVerifier:
         return self.first_break
 
 
-def verify_entries(entries: Iterable[ChainEntry], *, anchor: tuple[int, str] | None = None) -> ChainReport:
+def verify_entries(entries: Iterable[AuditEntry], *, anchor: tuple[int, str] | None = None) -> ChainReport:
     verifier = ChainVerifier(anchor)
     for entry in entries:
         if verifier.add(entry) is not None:
@@ -186,8 +172,8 @@ async def verify_chain(
     result = await connection.stream(statement, execution_options={"yield_per": batch_size})
     try:
         async for batch in result.partitions():
-            for entry in batch:
-                if verifier.add(entry) is not None:
+            for row in batch:
+                if verifier.add(AuditEntry(*row)) is not None:
                     return verifier.finish()
     finally:
         await result.close()

@@ -14,6 +14,7 @@ from domain.qualification import (
     PolicyProofs,
     QualificationApplication,
     QualificationRules,
+    recheck_policy,
     renewal_reminders,
     verify_mlps_certificate,
     verify_policy_proofs,
@@ -133,3 +134,16 @@ def test_reminder_days_are_above_zero_and_kept_in_order():
     assert QualificationRules(renewal_reminder_days=(7, 60, 30, 7)).renewal_reminder_days == (60, 30, 7)
     with pytest.raises(ValidationError, match="above zero"):
         QualificationRules(renewal_reminder_days=(0,))
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [({"cancelled": True}, "cancelled"), ({"phase": PolicyPhase.EXPIRED}, "expired"), ({"found": False}, "no longer found")],
+)
+def test_a_recheck_names_a_policy_no_longer_in_force(changes, says):
+    (problem,) = recheck_policy(facts(**changes)).problems
+    assert problem.code == "policy_not_in_force" and says in problem.message
+
+
+def test_a_recheck_of_a_policy_in_force_keeps_its_term_end():
+    assert recheck_policy(facts()).valid_until == datetime(2027, 1, 1, tzinfo=CST)
