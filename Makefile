@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstall only when pyproject.toml is newer than the last install.
 STAMP := $(VENV)/.installed-from-pyproject
 
-.PHONY: dev test install clean clean-state bench
+.PHONY: dev test install clean clean-state bench bench-load
 
 dev: $(STAMP)
 	$(BIN)/cyberins dev
@@ -20,9 +20,13 @@ test: $(STAMP)
 
 install: $(STAMP)
 
-# Ten minutes of load on the API of a stack of its own (not part of `make test`); see bench/README.md.
-# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--duration 60 --rate 30".
+# Every benchmark beside its bare-Temporal baseline, on a stack of its own (not part of `make test`);
+# see bench/README.md. BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--only intake,surge".
 bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Ten minutes of mixed load on the API, every effect counted: make bench-load BENCH_ARGS="--duration 60".
+bench-load: $(STAMP)
 	$(BIN)/python -m bench.api_load $(BENCH_ARGS)
 
 $(BIN)/python:

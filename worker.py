@@ -62,6 +62,7 @@ def activities_for(
         policy.record_quote_status,
         policy.bind_policy,
         policy.record_findings,
+        policy.record_finding_batches,
         policy.resolve_finding,
         policy.verify_fix,
         policy.sweep_remediation,

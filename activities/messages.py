@@ -113,6 +113,21 @@ class RecordFindings(_Message):
     rules: RemediationRules
 
 
+class ReceivedBatch(_Message):
+    """A batch the API stored in `finding_batches`; only its id and size travel through Temporal."""
+
+    batch_id: str = Field(min_length=1, max_length=64)
+    findings: int = Field(ge=1)
+    received_at: datetime
+
+
+class RecordFindingBatches(_Message):
+    policy_id: str
+    term_number: int
+    batches: list[ReceivedBatch]
+    rules: RemediationRules
+
+
 class Escalation(_Message):
     """A finding that signals active compromise: the seam to incident response."""
 

@@ -27,6 +27,7 @@ from activities.messages import (
     RecordAssessment,
     RecordCancellation,
     RecordEndorsement,
+    RecordFindingBatches,
     RecordFindings,
     RecordPolicyPhase,
     RecordQuote,
@@ -47,6 +48,7 @@ from domain.findings import (
 from domain.policy import BoundPolicy, PolicyPhase, local_date
 from storage.models import FindingResolutionRow, FindingRow
 from storage.repositories import NewFinding, OutboxEntry, remediation_notices
+from storage.repositories.finding_batches import WaitingBatch
 from storage.unit_of_work import UnitOfWork
 
 # Policy numbers carry the year the term starts in China, whatever zone the caller used.
@@ -168,40 +170,40 @@ class PolicyActivities:
 
     @activity.defn
     async def record_findings(self, command: RecordFindings) -> FindingIntake:
-        batch = _new_findings(command)
+        """Findings that came in a signal (`report_findings`)."""
+        findings = _new_findings(command)
         async with UnitOfWork(self._sessions) as uow:
-            inserted = await uow.findings.add_batch(
-                policy_id=command.policy_id, term_number=command.term_number, findings=batch
+            inserted, escalations = await _insert(uow, command.policy_id, command.term_number, findings)
+        return await self._intake(command.policy_id, command.term_number, inserted, len(command.findings), escalations)
+
+    @activity.defn
+    async def record_finding_batches(self, command: RecordFindingBatches) -> FindingIntake:
+        """Findings the API stored in `finding_batches` (only this policy's batches), expanded and dated by
+        PostgreSQL in one statement, so the worker does no per-finding work; recorded, with their
+        batches marked, in one transaction."""
+        waiting = [WaitingBatch(b.batch_id, b.received_at) for b in command.batches]
+        policy_id = command.policy_id
+        async with UnitOfWork(self._sessions) as uow:
+            compromised = await uow.finding_batches.compromised(policy_id, waiting)
+            await uow.finding_batches.mark_recorded(policy_id, [b.batch_id for b in waiting])
+            inserted = await uow.finding_batches.record(policy_id, command.term_number, waiting, command.rules)
+            escalations = await _escalate(uow, policy_id, inserted, compromised)
+        sent = sum(b.findings for b in command.batches)
+        return await self._intake(policy_id, command.term_number, len(inserted), sent, escalations)
+
+    async def _intake(self, policy_id: str, term_number: int, inserted: int, sent: int,
+                      escalations: list[Escalation]) -> FindingIntake:
+        """The policy's counts after an insert, read in a transaction of their own: the insert's holds the
+        audit trail's lock until it commits, and every policy's intake waits for that lock. The policy
+        workflow makes one findings call at a time, so nothing changes the counts in between."""
+        async with UnitOfWork(self._sessions) as uow:
+            intake = FindingIntake(
+                inserted=inserted, duplicates=sent - inserted, escalations=escalations,
+                summary=await uow.finding_summary.summary(policy_id, term_number),
+                next_due_at=await uow.finding_summary.next_due_at(policy_id),
             )
-            await uow.findings.escalate(inserted)
-            # Escalations for the whole batch, so that a retry after commit still hands them over.
-            compromised = [f.vendor_event_id for f in batch if f.active_compromise]
-            escalated = (
-                await uow.findings.escalations_for(command.policy_id, compromised) if compromised else []
-            )
-            summary = await uow.finding_summary.summary(command.policy_id, command.term_number)
-            next_due_at = await uow.finding_summary.next_due_at(command.policy_id)
-        intake = FindingIntake(
-            inserted=len(inserted),
-            duplicates=len(command.findings) - len(inserted),
-            escalations=[
-                Escalation(
-                    policy_id=command.policy_id,
-                    vendor_event_id=e.vendor_event_id,
-                    asset=e.asset,
-                    detected_at=e.detected_at,
-                )
-                for e in escalated
-            ],
-            summary=summary,
-            next_due_at=next_due_at,
-        )
-        _log(command.policy_id).info(
-            "findings recorded",
-            inserted=intake.inserted,
-            duplicates=intake.duplicates,
-            escalations=len(intake.escalations),
-        )
+        _log(policy_id).info("findings recorded", inserted=inserted, duplicates=intake.duplicates,
+                             escalations=len(escalations))
         return intake
 
     @activity.defn
@@ -347,6 +349,24 @@ class PolicyActivities:
                 policy_id=command.policy_id, term_number=command.term_number, phase=command.phase.value
             )
         _log(command.policy_id).info("policy phase recorded", phase=command.phase.value)
+
+
+async def _insert(uow: UnitOfWork, policy_id: str, term_number: int,
+                  findings: list[NewFinding]) -> tuple[int, list[Escalation]]:
+    inserted = await uow.findings.add_batch(policy_id=policy_id, term_number=term_number, findings=findings)
+    compromised = [f.vendor_event_id for f in findings if f.active_compromise]
+    return len(inserted), await _escalate(uow, policy_id, inserted, compromised)
+
+
+async def _escalate(uow: UnitOfWork, policy_id: str, inserted: list[int], compromised: list[str]) -> list[Escalation]:
+    """Escalations for the whole batch, so that a retry after commit still hands them over. The audited
+    insert comes just before, so the trail's lock is held only until the commit that follows."""
+    await uow.findings.escalate(inserted)
+    escalated = await uow.findings.escalations_for(policy_id, compromised) if compromised else []
+    return [
+        Escalation(policy_id=policy_id, vendor_event_id=e.vendor_event_id, asset=e.asset, detected_at=e.detected_at)
+        for e in escalated
+    ]
 
 
 def _new_findings(command: RecordFindings) -> list[NewFinding]:

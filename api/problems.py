@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from logs import get_logger
@@ -102,6 +103,15 @@ async def _on_http(request: Request, error: StarletteHTTPException) -> JSONRespo
     )
 
 
+async def _on_database_busy(request: Request, error: PoolTimeout) -> JSONResponse:
+    """Every database connection stayed in use past the pool's timeout: a load to come back from."""
+    log.warning("api_database_busy", path=request.scope.get("route").path if request.scope.get("route") else None)
+    return problem_response(
+        503, "database_busy", "the service is too busy to reach its database; retry shortly with the same key",
+        {"Retry-After": "1"},
+    )
+
+
 async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("api_unexpected_error", path=request.scope.get("route").path if request.scope.get("route") else None)
     return problem_response(500, "internal_error", "something went wrong on our side; retrying with the same Idempotency-Key or webhook-id is safe")
@@ -111,6 +121,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(PoolTimeout, _on_database_busy)
     app.add_exception_handler(Exception, _on_unexpected)
 
 

@@ -82,7 +82,7 @@ class LoadReport:
             requests=len(samples), not_started=not_started, unmarked_replays=unmarked_replays,
             throughput_per_s=round(len(answered) / elapsed, 2) if elapsed else 0.0,
             max_start_lag_ms=round(max((s.lag for s in samples), default=0.0) * 1000, 1),
-            overall=_stats(samples), by_kind={kind: _stats(group) for kind, group in sorted(groups.items())},
+            overall=stats(samples), by_kind={kind: stats(group) for kind, group in sorted(groups.items())},
             effects=effects, findings=totals,
         )
 
@@ -98,7 +98,7 @@ class LoadReport:
                 and not self.mismatches and self.unmarked_replays == 0)
 
 
-def _stats(samples) -> KindStats:
+def stats(samples) -> KindStats:
     latencies = sorted(s.seconds * 1000 for s in samples if s.status)
     return KindStats(
         requests=len(samples),

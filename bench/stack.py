@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -25,12 +27,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from devstack.ports import free_port
 from devstack.postgres import EmbeddedPostgres
-from devstack.processes import spawn, stop, wait_for_health
+from devstack.processes import spawn, stop, tail, wait_for_health
 from storage.db import create_session_factory
 from storage.migrate import upgrade_to_head
 from workflows import search_attributes
 
 BIN = Path(sys.executable).parent
+PROJECT = Path(__file__).resolve().parent.parent
 DATABASE = "cyberins_bench"
 
 
@@ -42,6 +45,45 @@ class Stack:
     sessions: async_sessionmaker[AsyncSession]
     temporal: Client
     logs: Path
+    worker: subprocess.Popen | None = None  # the cyberins worker, for its memory
+    api: subprocess.Popen | None = None
+    task_queue: str = "cyberins-policy"
+
+    @asynccontextmanager
+    async def bare_worker(self, *, milestones: Path | None = None) -> AsyncIterator[str]:
+        """A bare-Temporal worker process (bench.bare) on a task queue of its own, on the same server."""
+        task_queue = f"bare-{uuid.uuid4().hex[:8]}"
+        command = [sys.executable, "-m", "bench.bare", "--task-queue", task_queue,
+                   "--address", self.temporal.service_client.config.target_host,
+                   "--namespace", self.temporal.namespace]
+        if milestones is not None:
+            command += ["--milestones", str(milestones)]
+        log = self.logs / f"{task_queue}.log"
+        process = spawn(command, log=log, cwd=PROJECT)
+        try:
+            await asyncio.to_thread(_wait_for_line, log, "bare worker polling", process)
+            yield task_queue
+        finally:
+            await asyncio.to_thread(stop, process, 30)
+
+
+def _wait_for_line(log: Path, line: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while line not in tail(log, 20_000):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"bare worker did not start:\n{tail(log)}")
+        time.sleep(0.1)
+
+
+def peak_rss_kib(process: subprocess.Popen) -> int | None:
+    """A running child's peak resident set (VmHWM), KiB; None when it has ended or there is no /proc."""
+    try:
+        for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
 
 
 @asynccontextmanager
@@ -68,12 +110,13 @@ async def own_stack(*, say=print) -> AsyncIterator[Stack]:
         say(f"Temporal dev server on {target}")
 
         port = free_port()
+        task_queue = f"bench-{uuid.uuid4().hex[:8]}"
         env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "TEMPORAL_ADDRESS": target,
             "TEMPORAL_NAMESPACE": temporal.client.namespace,
-            "CYBERINS_TASK_QUEUE": f"bench-{uuid.uuid4().hex[:8]}",
+            "CYBERINS_TASK_QUEUE": task_queue,
             "CYBERINS_API_HOST": "127.0.0.1",
             "CYBERINS_API_PORT": str(port),
             "CYBERINS_STATE_DIR": str(folder / "state"),
@@ -82,14 +125,15 @@ async def own_stack(*, say=print) -> AsyncIterator[Stack]:
         }
         for name in ("TEMPORAL_PROFILE", "TEMPORAL_API_KEY", "CYBERINS_PAYMENT_URL"):
             env.pop(name, None)
+        processes = {}
         for role in ("worker", "api"):
-            process = spawn([str(BIN / "cyberins"), role], log=folder / f"{role}.log", env=env)
-            stack.callback(stop, process, 30)
+            processes[role] = spawn([str(BIN / "cyberins"), role], log=folder / f"{role}.log", env=env)
+            stack.callback(stop, processes[role], 30)
         base_url = f"http://127.0.0.1:{port}"
         await asyncio.to_thread(wait_for_health, f"{base_url}/health", log=folder / "api.log", seconds=90)
         say(f"cyberins worker and api running; API on {base_url}")
 
         engine, sessions = create_session_factory(database_url)
         stack.push_async_callback(engine.dispose)
-        yield Stack(base_url, sessions, temporal.client, folder)
+        yield Stack(base_url, sessions, temporal.client, folder, processes["worker"], processes["api"], task_queue)
         say("stopping the stack")

@@ -19,6 +19,7 @@ from storage.repositories import (
     PolicyRepository,
     PreCoverRepository,
 )
+from storage.repositories.finding_batches import FindingBatchRepository
 from storage.repositories.pilot import PilotRepository
 from storage.repositories.qualifications import QualificationRepository
 
@@ -30,6 +31,7 @@ class UnitOfWork:
     pre_cover: PreCoverRepository
     policies: PolicyRepository
     findings: FindingRepository
+    finding_batches: FindingBatchRepository
     finding_summary: FindingSummaryQuery
     outbox: OutboxRepository
     cover: CoverQuery
@@ -48,6 +50,7 @@ class UnitOfWork:
         self.pre_cover = PreCoverRepository(self.session)
         self.policies = PolicyRepository(self.session)
         self.findings = FindingRepository(self.session)
+        self.finding_batches = FindingBatchRepository(self.session)
         self.finding_summary = FindingSummaryQuery(self.session)
         self.outbox = OutboxRepository(self.session)
         self.cover = CoverQuery(self.session)

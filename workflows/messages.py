@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.messages import ReceivedFinding
+from activities.messages import ReceivedBatch, ReceivedFinding
 from domain.application import PolicyApplication
 from domain.assessment import AssessmentReport
 from domain.coverage import CoverageHead
@@ -74,6 +74,7 @@ class PolicyState(BaseModel):
     findings: FindingSummary = Field(default_factory=FindingSummary)
     next_finding_due_at: datetime | None = None
     pending_findings: list[ReceivedFinding] = Field(default_factory=list)
+    pending_batches: list[ReceivedBatch] = Field(default_factory=list)
     findings_ignored: int = 0
     endorsement_ids: list[str] = Field(default_factory=list, max_length=1000)
     ledgers: dict[int, TermLedger] = Field(default_factory=dict, description="limits per policy period")
@@ -86,6 +87,10 @@ class PolicyState(BaseModel):
     @property
     def term_number(self) -> int:
         return self.policy.term_number if self.policy else 1
+
+    @property
+    def findings_waiting(self) -> int:
+        return len(self.pending_findings) + sum(batch.findings for batch in self.pending_batches)
 
     def status(self, policy_id: str) -> PolicyStatus:
         """What the status query shows: the bound term, or the case being underwritten."""
@@ -105,7 +110,7 @@ class PolicyState(BaseModel):
             quote=case.quote if case else None,
             premium_charged=self.premium_charged,
             findings=self.findings,
-            pending_findings=len(self.pending_findings),
+            pending_findings=self.findings_waiting,
             findings_ignored=self.findings_ignored,
             endorsements=len(self.endorsement_ids),
             closing_reason=self.closing_reason,
@@ -179,6 +184,22 @@ class MonitoringBatch(_Message):
 
     vendor_id: str
     findings: list[MonitoringFinding] = Field(min_length=1, max_length=5_000)
+
+
+class StoredBatch(_Message):
+    batch_id: str = Field(min_length=1, max_length=64)
+    findings: int = Field(ge=1, le=5_000, description="how many it holds, for the status while it waits")
+
+
+class StoredFindings(_Message):
+    """Signal from the API: a vendor's findings for this policy are stored in `finding_batches`."""
+
+    vendor_id: str
+    batches: list[StoredBatch] = Field(min_length=1, max_length=1_000)
+
+    @property
+    def total(self) -> int:
+        return sum(batch.findings for batch in self.batches)
 
 
 class FindingResolutionRequest(_Message):

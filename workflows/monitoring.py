@@ -17,6 +17,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.messages import (
         Escalation,
         FindingChanged,
+        FindingIntake,
+        ReceivedBatch,
+        RecordFindingBatches,
         RecordFindings,
         ReceivedFinding,
         ResolveFinding,
@@ -41,10 +44,13 @@ with workflow.unsafe.imports_passed_through():
         FixVerification,
         MonitoringBatch,
         PolicyState,
+        StoredFindings,
     )
 
 # Findings written per database round trip; a batch this size stays well under payload limits.
 WRITE_BATCH = 1_000
+# Findings recorded from stored batches per database round trip: only batch ids travel, so more.
+STORED_WRITE = 10_000
 
 
 class TermMonitoring:
@@ -69,26 +75,40 @@ class TermMonitoring:
             ReceivedFinding(finding=finding, received_at=received_at) for finding in batch.findings
         )
 
+    def accept_stored(self, stored: StoredFindings) -> None:
+        """Signal path from the API: the findings are in PostgreSQL already; keep their batch ids."""
+        received_at = workflow.now()
+        self.state.pending_batches.extend(
+            ReceivedBatch(batch_id=batch.batch_id, findings=batch.findings, received_at=received_at)
+            for batch in stored.batches
+        )
+
     async def write_pending(self) -> None:
-        state = self.state
+        state, policy_id, rules = self.state, self.gateway.policy_id, self.rules.remediation
+        while state.pending_batches:
+            batches, size = [], 0
+            for batch in state.pending_batches:
+                if batches and size + batch.findings > STORED_WRITE:
+                    break
+                batches.append(batch)
+                size += batch.findings
+            command = RecordFindingBatches(policy_id=policy_id, term_number=state.term_number, batches=batches, rules=rules)
+            await self._record(PolicyActivities.record_finding_batches, command, state.pending_batches, len(batches),
+                               f"record {size} findings from {len(batches)} stored batches")
         while state.pending_findings:
-            batch = state.pending_findings[:WRITE_BATCH]
-            async with self.lock:
-                intake = await self.gateway.call(
-                    PolicyActivities.record_findings,
-                    RecordFindings(
-                        policy_id=self.gateway.policy_id,
-                        term_number=state.term_number,
-                        findings=batch,
-                        rules=self.rules.remediation,
-                    ),
-                    summary=f"record {len(batch)} findings",
-                )
-                # Only this coroutine removes from the front; signals append at the back meanwhile.
-                del state.pending_findings[: len(batch)]
-                self._apply(intake.summary, intake.next_due_at)
-            for escalation in intake.escalations:
-                await self.escalate(escalation)
+            findings = state.pending_findings[:WRITE_BATCH]
+            command = RecordFindings(policy_id=policy_id, term_number=state.term_number, findings=findings, rules=rules)
+            await self._record(PolicyActivities.record_findings, command, state.pending_findings, len(findings),
+                               f"record {len(findings)} findings")
+
+    async def _record(self, activity, command, pending: list, taken: int, summary: str) -> None:
+        async with self.lock:
+            intake: FindingIntake = await self.gateway.call(activity, command, summary=summary)
+            # Only this coroutine removes from the front; signals append at the back meanwhile.
+            del pending[:taken]
+            self._apply(intake.summary, intake.next_due_at)
+        for escalation in intake.escalations:
+            await self.escalate(escalation)
 
     async def sweep(self) -> None:
         """Send reminders that are due and mark findings overdue past their deadline."""

@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         PolicyState,
         PolicyStatus,
         PolicyWorkflowInput,
+        StoredFindings,
         UnderwritingCase,
     )
     from activities.claim_messages import LedgerPosition, ReserveLimits, SettleReservation
@@ -195,7 +196,7 @@ class PolicyWorkflow(PreCoverHandlers):
                 await self._continue_as_new()
             wake_times = [policy.term_end, state.next_finding_due_at, None if renewal else renewal_opens]
             await condition_or_deadline(
-                lambda: bool(state.pending_findings)
+                lambda: bool(state.pending_findings or state.pending_batches)
                 or not state.phase.is_covered
                 or self._history_full(),
                 min(t for t in wake_times if t is not None),
@@ -295,7 +296,7 @@ class PolicyWorkflow(PreCoverHandlers):
         while True:
             await self.monitoring.write_pending()
             await workflow.wait_condition(self._quiescent)
-            if len(self.state.pending_findings) <= WRITE_BATCH:
+            if len(self.state.pending_findings) <= WRITE_BATCH and not self.state.pending_batches:
                 break
         self.state.runs += 1
         workflow.continue_as_new(
@@ -315,6 +316,16 @@ class PolicyWorkflow(PreCoverHandlers):
             workflow.logger.warning("findings dropped: policy not in force or vendor not assigned")
             return
         self.monitoring.accept(batch)
+
+    @workflow.signal
+    def findings_stored(self, stored: StoredFindings) -> None:
+        """The API's intake: the findings wait in PostgreSQL; this carries their batch ids."""
+        self.signals_this_run += 1
+        if not self.state.phase.is_covered or stored.vendor_id != self.state.monitoring_vendor_id:
+            self.state.findings_ignored += stored.total
+            workflow.logger.warning("findings dropped: policy not in force or vendor not assigned")
+            return
+        self.monitoring.accept_stored(stored)
 
     @workflow.update
     async def resolve_finding(self, request: FindingResolutionRequest) -> FindingResolutionReceipt:

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict
 
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.claim_messages import LedgerPosition
 from api import temporal_calls
-from api.context import Call, InsuredCall, InsuredOrInsurerCall, InsurerCall, ObjectKind, PartyKind, Reader, VendorCall
+from api.context import (
+    Call,
+    InsuredCall,
+    InsuredOrInsurerCall,
+    InsurerCall,
+    ObjectKind,
+    PartyKind,
+    Reader,
+    VendorCall,
+)
 from api.problems import Problem, describe_errors, not_found
 from api.routes.common import (
     After,
@@ -35,11 +45,12 @@ from api.schemas import (
     History,
     PageOfIds,
     PolicyApplicationRequest,
+    PolicyFinding,
     PrebindRemediationBody,
 )
 from domain.assessment import AssessmentReport
-from domain.findings import MonitoringFinding
 from domain.policy import CancellingParty
+from storage.repositories.finding_batches import IncomingBatch
 from storage.unit_of_work import UnitOfWork
 from workflows.messages import (
     AssessmentReceipt,
@@ -49,13 +60,14 @@ from workflows.messages import (
     FindingResolutionReceipt,
     FindingResolutionRequest,
     FixVerification,
-    MonitoringBatch,
     PolicyStatus,
     PolicyWorkflowInput,
     PrebindRemediationReceipt,
     PrebindRemediationVerified,
     QuoteAcceptance,
     QuoteAcceptanceReceipt,
+    StoredBatch,
+    StoredFindings,
     UnderwriterDecision,
     UnderwriterDecisionReceipt,
     policy_workflow_id,
@@ -63,7 +75,8 @@ from workflows.messages import (
 from workflows.starting import start_policy
 
 router = APIRouter(prefix="/v1", tags=["policies"])
-SIGNAL_FINDINGS = 5_000  # MonitoringBatch's limit: the most findings one signal carries
+STORED_BATCH = 5_000  # findings per row of finding_batches
+_FINDINGS_JSON = TypeAdapter(list[PolicyFinding])
 PARALLEL_SIGNALS = 16  # policies signalled at once; one policy's signals stay in order
 
 
@@ -198,31 +211,37 @@ async def cancel(policy_id: PolicyIdPath, body: CancellationBody, call: InsuredO
     summary="Report monitoring findings, one or thousands, across your policies (vendor)",
 )
 async def report_findings(body: FindingsBatch, call: VendorCall) -> JSONResponse:
-    """Grouped per policy; each group reaches its policy as one signal per 5,000 findings, so intake is
-    not bound by one Temporal signal per finding. A policy you are not assigned to fails the whole
-    batch with 404 before anything is delivered. Each vendor event id applies once, so a retry is safe."""
-    groups: dict[str, list[MonitoringFinding]] = defaultdict(list)
+    """Grouped per policy and stored in PostgreSQL, 5,000 findings to a stored batch; each policy then
+    gets one signal naming its batches, so intake is bound neither by one Temporal signal per finding
+    nor by payload sizes. A policy you are not assigned to fails the whole batch with 404 before
+    anything is stored. Each vendor event id applies once, so a retry is safe."""
+    groups: dict[str, list[PolicyFinding]] = defaultdict(list)
     for finding in body.findings:
-        groups[finding.policy_id].append(MonitoringFinding.model_validate(finding.model_dump(exclude={"policy_id"})))
+        groups[finding.policy_id].append(finding)
     async with UnitOfWork(call.services.sessions) as uow:
         granted = await uow.api.granted(call.caller.kind.value, call.caller.party_id, ObjectKind.POLICY.value, set(groups))
     unknown = sorted(set(groups) - granted)
     if unknown:
         raise not_found("policy", unknown[0])
+    vendor_id = call.caller.party_id
     parallel = asyncio.Semaphore(PARALLEL_SIGNALS)
 
-    async def deliver(policy_id: str, findings: list[MonitoringFinding]) -> DeliveredGroup:
-        chunks = [findings[i : i + SIGNAL_FINDINGS] for i in range(0, len(findings), SIGNAL_FINDINGS)]
+    async def deliver(policy_id: str, batches: list[IncomingBatch]) -> DeliveredGroup:
+        stored = StoredFindings(
+            vendor_id=vendor_id,
+            batches=[StoredBatch(batch_id=b.batch_id, findings=b.finding_count) for b in batches],
+        )
         async with parallel:
-            for chunk in chunks:
-                await temporal_calls.signal(
-                    call.temporal, policy_workflow_id(policy_id), "report_findings",
-                    MonitoringBatch(vendor_id=call.caller.party_id, findings=chunk), what=f"policy {policy_id}",
-                )
-        return DeliveredGroup(policy_id=policy_id, findings=len(findings), signals=len(chunks))
+            await temporal_calls.signal(
+                call.temporal, policy_workflow_id(policy_id), "findings_stored", stored, what=f"policy {policy_id}"
+            )
+        return DeliveredGroup(policy_id=policy_id, findings=stored.total, signals=1)
 
     async def action() -> FindingsAccepted:
-        outcomes = await asyncio.gather(*(deliver(p, f) for p, f in groups.items()), return_exceptions=True)
+        batches = {policy_id: _batches(policy_id, vendor_id, findings) for policy_id, findings in groups.items()}
+        async with UnitOfWork(call.services.sessions) as uow:
+            await uow.finding_batches.store([batch for group in batches.values() for batch in group])
+        outcomes = await asyncio.gather(*(deliver(p, b) for p, b in batches.items()), return_exceptions=True)
         delivered = [o for o in outcomes if isinstance(o, DeliveredGroup)]
         failures = [o for o in outcomes if not isinstance(o, DeliveredGroup)]
         if failures:
@@ -238,3 +257,14 @@ async def report_findings(body: FindingsBatch, call: VendorCall) -> JSONResponse
         )
 
     return await call.replayable(action, status_code=status.HTTP_202_ACCEPTED)
+
+
+def _batches(policy_id: str, vendor_id: str, findings: list[PolicyFinding]) -> list[IncomingBatch]:
+    """A policy's findings as stored batches; the policy id is the row's, not repeated per finding."""
+    return [
+        IncomingBatch(
+            batch_id=f"fb_{uuid.uuid4().hex}", policy_id=policy_id, vendor_id=vendor_id, finding_count=len(chunk),
+            findings=_FINDINGS_JSON.dump_json(chunk, exclude={"__all__": {"policy_id"}}),
+        )
+        for chunk in (findings[i : i + STORED_BATCH] for i in range(0, len(findings), STORED_BATCH))
+    ]

@@ -12,6 +12,7 @@ from storage.models.claims import (
     SubrogationRow,
 )
 from storage.models.findings import (
+    FindingBatchRow,
     FindingResolutionRow,
     FindingRow,
     IncidentEscalationRow,
@@ -63,6 +64,7 @@ __all__ = [
     "EndorsementRow",
     "EvidenceCustodyRow",
     "EvidenceRow",
+    "FindingBatchRow",
     "FindingResolutionRow",
     "FindingRow",
     "ForensicsReportRow",

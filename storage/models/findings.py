@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Identity, Index, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.findings import FindingStatus
@@ -80,3 +82,22 @@ class IncidentEscalationRow(Base):
     asset: Mapped[str] = mapped_column(String(255))
     detected_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(32), server_default="awaiting_incident_workflow")
+
+
+class FindingBatchRow(Base):
+    """Findings as the API received them, waiting for their policy workflow to record them.
+
+    Only the batch's id travels through Temporal; the findings stay here. `recorded_at` is set once,
+    when the policy workflow has recorded them as findings.
+    """
+
+    __tablename__ = "finding_batches"
+    __table_args__ = (Index("ix_finding_batches_policy_id", "policy_id"),)
+
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy_id: Mapped[str] = mapped_column(String(128))
+    vendor_id: Mapped[str] = mapped_column(String(64))
+    finding_count: Mapped[int]
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    stored_at: Mapped[datetime]
+    recorded_at: Mapped[datetime | None]

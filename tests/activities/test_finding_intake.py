@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from sqlalchemy import event, select
@@ -104,7 +103,7 @@ async def test_a_resent_event_that_now_claims_compromise_does_not_escalate(
     assert await rows(session_factory, IncidentEscalationRow) == []
 
 
-async def test_a_batch_of_five_thousand_findings_is_one_quick_insert(
+async def test_a_batch_of_five_thousand_findings_is_one_insert(
     activities: PolicyActivities, session_factory: Sessions
 ) -> None:
     policy = builders.policy_id()
@@ -122,9 +121,7 @@ async def test_a_batch_of_five_thousand_findings_is_one_quick_insert(
     engine = session_factory.kw["bind"].sync_engine
     event.listen(engine, "before_cursor_execute", count_finding_inserts)
     try:
-        started = time.perf_counter()
         intake = await activities.record_findings(record_findings(policy, batch))
-        elapsed = time.perf_counter() - started
     finally:
         event.remove(engine, "before_cursor_execute", count_finding_inserts)
 
@@ -133,4 +130,3 @@ async def test_a_batch_of_five_thousand_findings_is_one_quick_insert(
     assert (intake.inserted, intake.duplicates, intake.summary.total) == (5_000, 0, 5_000)
     assert len(intake.escalations) == 5
     assert sum(intake.summary.open_by_severity.values()) == 5_000
-    assert elapsed < 5, f"5,000 findings took {elapsed:.1f} s"

@@ -67,7 +67,7 @@ async def test_upgrade_to_head_builds_every_table_of_an_empty_database(empty_dat
         await engine.dispose()
 
     assert tables >= EXPECTED_TABLES
-    assert version == "0006"
+    assert version == "0007"
     assert sequence is True
     assert drift == [], f"migrations and models differ: {drift}"
 
@@ -82,7 +82,7 @@ async def test_upgrade_to_head_twice_changes_nothing(empty_database_url: str) ->
             versions = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
     finally:
         await engine.dispose()
-    assert [tuple(v) for v in versions] == [("0006",)]
+    assert [tuple(v) for v in versions] == [("0007",)]
 
 
 async def test_migrate_works_from_any_folder_and_leaves_logging_and_imports_alone(

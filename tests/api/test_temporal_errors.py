@@ -30,3 +30,25 @@ async def test_each_rpc_failure_has_its_answer(status, message, http_status, cod
         async with temporal_errors("policy pol-1"):
             raise RPCError(message, status, b"")
     assert (problem.value.status, problem.value.code) == (http_status, code)
+
+
+async def test_a_database_pool_that_stays_busy_is_503_with_retry_after_never_500():
+    """A request that waited out the pool's timeout for a connection: the service is busy, not broken."""
+    from fastapi import FastAPI
+    from httpx import ASGITransport, AsyncClient
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from api import problems
+
+    app = FastAPI()
+    problems.install(app)
+
+    @app.get("/busy")
+    async def busy():
+        raise PoolTimeout("QueuePool limit of size 10 overflow 10 reached, connection timed out, timeout 30.00")
+
+    async with AsyncClient(transport=ASGITransport(app=app, raise_app_exceptions=False), base_url="http://api") as http:
+        answer = await http.get("/busy")
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "1"
+    assert answer.json()["code"] == "database_busy"
