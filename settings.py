@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8300, ge=1, le=65535)
     api_url: str | None = Field(default=None, description="for API clients (demo, signals send); None: the local API")
     task_queue: str = "cyberins-policy"
+    worker_cached_workflows: int = Field(
+        default=4_000, ge=0,
+        description="workflows a worker keeps in memory; one evicted is replayed from its history on its next task",
+    )
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
     encrypt_payloads: bool | None = Field(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import compileall
 import signal
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -91,6 +93,8 @@ def build_worker(
     sessions: async_sessionmaker[AsyncSession],
     task_queue: str,
     payments: PaymentGateway | None = None,
+    *,
+    cached_workflows: int = 4_000,
 ) -> Worker:
     """Without a payment gateway, the payouts table is the payment."""
     return Worker(
@@ -99,23 +103,40 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=activities_for(client, sessions, payments),
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+        max_cached_workflows=cached_workflows,
     )
 
 
 async def run_worker(
-    client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str, shutdown: asyncio.Event
+    client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str, shutdown: asyncio.Event,
+    *, cached_workflows: int = 4_000,
 ) -> None:
     """Poll `task_queue` until `shutdown` is set, then finish in-flight tasks and stop.
 
     Payouts go to the payment service at CYBERINS_PAYMENT_URL when it is set.
     """
+    await asyncio.to_thread(compile_workflow_sources)
     payments = payment_gateway_from_env()
     try:
-        async with build_worker(client, sessions, task_queue, payments):
+        async with build_worker(client, sessions, task_queue, payments, cached_workflows=cached_workflows):
             await shutdown.wait()
     finally:
         if payments is not None:
             await payments.aclose()
+
+
+def compile_workflow_sources() -> None:
+    """Write the bytecode of the workflow code if it is missing or stale.
+
+    The sandbox executes each workflow's module afresh for every workflow it loads. Without a .pyc
+    (PYTHONDONTWRITEBYTECODE, or sources newer than their cache) that means compiling the source
+    each time: an eighth of the worker's time when 1,000 incidents arrived at once. Python still
+    reads bytecode when told not to write it, so writing it once here is enough. A read-only tree
+    keeps working, only slower.
+    """
+    root = Path(__file__).resolve().parent
+    for package in ("workflows", "activities", "domain"):
+        compileall.compile_dir(root / package, quiet=2, workers=1)
 
 
 async def _serve() -> None:
@@ -134,7 +155,7 @@ async def _serve() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown.set)
     try:
-        await run_worker(client, sessions, settings.task_queue, shutdown)
+        await run_worker(client, sessions, settings.task_queue, shutdown, cached_workflows=settings.worker_cached_workflows)
     finally:
         await engine.dispose()
 

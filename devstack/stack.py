@@ -91,7 +91,9 @@ async def _start_worker(
     client = await connect_temporal(settings, target_host=server.target_host)
     engine, sessions = create_session_factory(database_url)
     stack.push_async_callback(engine.dispose)
-    task = asyncio.create_task(run_worker(client, sessions, settings.task_queue, shutdown))
+    task = asyncio.create_task(
+        run_worker(client, sessions, settings.task_queue, shutdown, cached_workflows=settings.worker_cached_workflows)
+    )
 
     async def stop_worker() -> None:
         shutdown.set()

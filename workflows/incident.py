@@ -54,6 +54,8 @@ with workflow.unsafe.imports_passed_through():
 
 # The closing report's working days follow China's calendar (holidays, 调休), counted in an activity.
 CLOSING_REPORT_ON_CHINA_CALENDAR = "closing-report-china-calendar"
+# Records and notifications are short database writes, run as local activities (workflows/gateway.py).
+LOCAL_RECORDS = "incident-local-records"
 
 
 @workflow.defn(name="IncidentWorkflow")
@@ -68,6 +70,7 @@ class IncidentWorkflow:
 
     @workflow.run
     async def run(self, input: IncidentWorkflowInput) -> IncidentStatus:
+        self.gateway.local_writes = workflow.patched(LOCAL_RECORDS)
         publish(
             search_attributes.POLICY_ID.value_set(self.report.policy_id),
             search_attributes.REPORT_OVERDUE.value_set(False),

@@ -19,16 +19,16 @@ from tests.workflows.support import eventually, running_worker
 from tests.workflows.test_ransomware_claim import ransomware_story
 
 RECORDING = os.environ.get("CYBERINS_RECORD_COST") == "1"
-COMPARED = ("events", "activities")
+COMPARED = ("events", "activities", "local_activities")
 # The story's client calls race the workflows: an update or signal that lands while a workflow task
 # is in flight gets a workflow task of its own (3 more events) or shares the next one, and an
 # incident whose dispatch is acknowledged before it starts waiting never starts the 1-hour
-# acknowledgement timer (2 events: started, cancelled). Over 17 runs on one machine the events
-# ranged IncidentWorkflow 148-165, PolicyWorkflow 196-199, ClaimWorkflow 114-117 (and the
-# incident's timers 2-3); activities, updates, signals and runs never varied. That spread is
-# allowed on top of the baseline, so an added activity still fails at once, and so does any growth
-# in events beyond what scheduling alone has been seen to produce.
-TOLERANCE = {"IncidentWorkflow.events": 17, "PolicyWorkflow.events": 3, "ClaimWorkflow.events": 3}
+# acknowledgement timer (2 events: started, cancelled). With regular activities, 17 runs ranged
+# IncidentWorkflow 148-165, PolicyWorkflow 196-199, ClaimWorkflow 114-117. Since the incident's
+# writes became local activities its history is 81 events in every run seen; it keeps an allowance
+# of three workflow tasks. Activities, local activities, updates, signals and runs never varied, so
+# an added activity fails at once, and so does growth in events beyond what scheduling produces.
+TOLERANCE = {"IncidentWorkflow.events": 9, "PolicyWorkflow.events": 3, "ClaimWorkflow.events": 3}
 LIFECYCLE_TYPES = {"PolicyWorkflow", "IncidentWorkflow", "ClaimWorkflow"}
 
 

@@ -216,7 +216,8 @@ async def test_committed_histories_replay(path: Path):
 
 def test_histories_are_committed():
     names = {path.stem for path in committed_histories()}
-    expected = {"policy_every_phase_run0", "incident_ransomware", "claim_ransomware", "claim_reopened",
+    expected = {"policy_every_phase_run0", "incident_ransomware", "incident_ransomware_before_local_records",
+                "claim_ransomware", "claim_reopened",
                 "claim_reopened_before_patch", "qualification_mlps", "pilot_deadline"}
     assert expected <= names, (
         "record them with CYBERINS_RECORD_HISTORIES=1"
