@@ -22,6 +22,7 @@ from activities.incident_messages import (
     RegisterEvidence,
 )
 from activities.log_context import activity_log
+from activities.policy import outbox_entry
 from domain.incident import Evidence
 from storage.repositories import CustodyEntry
 from storage.repositories.incidents import evidence_from_row
@@ -101,6 +102,8 @@ class IncidentActivities:
                 actor=command.actor,
                 details=dict(command.details),
             )
+            if command.notifications:
+                await uow.outbox.enqueue([outbox_entry(n) for n in command.notifications])
         activity_log(incident_id=command.incident_id).info("incident event recorded", kind=command.kind.value)
 
     @activity.defn

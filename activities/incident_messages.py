@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.messages import Party
+from activities.messages import Notification, Party
 from domain.coverage import Industry
 from domain.incident import (
     CoverageCheck,
@@ -90,6 +90,9 @@ class RecordIncidentEvent(_Message):
     at: datetime
     actor: str | None = Field(default=None, max_length=64)
     details: dict[str, str | int | bool | None] = Field(default_factory=dict)
+    notifications: list[Notification] = Field(
+        default_factory=list, max_length=4, description="written to the outbox in the same transaction"
+    )
 
 
 class RegisterEvidence(_Message):

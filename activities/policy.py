@@ -83,7 +83,7 @@ class PolicyActivities:
     @activity.defn
     async def enqueue_notification(self, notification: Notification) -> None:
         async with UnitOfWork(self._sessions) as uow:
-            await uow.outbox.enqueue([_outbox_entry(notification)])
+            await uow.outbox.enqueue([outbox_entry(notification)])
         _log(notification.policy_id).info("notification enqueued", kind=notification.kind)
 
     @activity.defn
@@ -377,7 +377,7 @@ def _new_findings(command: RecordFindings) -> list[NewFinding]:
     return [NewFinding.received(r.finding, r.received_at, command.rules) for r in first.values()]
 
 
-def _outbox_entry(notification: Notification) -> OutboxEntry:
+def outbox_entry(notification: Notification) -> OutboxEntry:
     return OutboxEntry(
         dedupe_key=notification.dedupe_key,
         policy_id=notification.policy_id,

@@ -102,7 +102,13 @@ class ActivityGateway:
         **payload: str | int | bool | None,
     ) -> None:
         """Write a notification to the outbox; `key` makes it unique within this policy."""
-        notification = Notification(
+        notification = self.notification(kind, recipient, key, recipient_id=recipient_id, **payload)
+        await self.call(PolicyActivities.enqueue_notification, notification, summary=f"notify {recipient.value}: {kind}")
+
+    def notification(
+        self, kind: str, recipient: Party, key: str, *, recipient_id: str | None = None, **payload: str | int | bool | None
+    ) -> Notification:
+        return Notification(
             dedupe_key=f"{self.policy_id}:{kind}:{key}:{recipient.value}",
             policy_id=self.policy_id,
             recipient=recipient,
@@ -110,7 +116,6 @@ class ActivityGateway:
             kind=kind,
             payload=payload,
         )
-        await self.call(PolicyActivities.enqueue_notification, notification, summary=f"notify {recipient.value}: {kind}")
 
 
 async def condition_or_deadline(condition: Callable[[], bool], deadline: datetime | None, *, summary: str) -> bool:

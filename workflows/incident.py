@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import NamedTuple
 
 from temporalio import workflow
 
@@ -54,8 +56,16 @@ with workflow.unsafe.imports_passed_through():
 
 # The closing report's working days follow China's calendar (holidays, 调休), counted in an activity.
 CLOSING_REPORT_ON_CHINA_CALENDAR = "closing-report-china-calendar"
-# Records and notifications are short database writes, run as local activities (workflows/gateway.py).
+# Records and notifications are short database writes, run as local activities (workflows/gateway.py),
+# and a timeline entry is written with the notifications it causes, in one.
 LOCAL_RECORDS = "incident-local-records"
+
+
+class Notice(NamedTuple):
+    kind: str
+    party: Party
+    recipient_id: str | None = None
+    key: str = ""
 
 
 @workflow.defn(name="IncidentWorkflow")
@@ -130,8 +140,8 @@ class IncidentWorkflow:
         assert state.operator_type is not None
         deadline = report_deadline(self.report.discovered_at, state.operator_type, reporting)
         state.report_deadline = deadline
-        await self._event(IncidentEventKind.REGULATORY_REPORT_DUE, "initial", deadline=deadline.isoformat())
-        await self._notify("regulatory_report_due", Party.INSURED)
+        await self._event(IncidentEventKind.REGULATORY_REPORT_DUE, "initial", deadline=deadline.isoformat(),
+                          notices=[Notice("regulatory_report_due", Party.INSURED)])
         filed = await condition_or_deadline(
             lambda: state.filed(ReportKind.INITIAL),
             deadline - timedelta(minutes=reporting.reminder_lead_minutes),
@@ -146,9 +156,9 @@ class IncidentWorkflow:
             state.report_overdue = True
             publish(search_attributes.REPORT_OVERDUE.value_set(True))
             show("The report to the authorities is OVERDUE.")
-            await self._event(IncidentEventKind.REGULATORY_REPORT_OVERDUE, "initial")
-            await self._notify("regulatory_report_overdue", Party.INSURED)
-            await self._notify("regulatory_report_overdue", Party.INSURER)
+            await self._event(IncidentEventKind.REGULATORY_REPORT_OVERDUE, "initial", notices=[
+                Notice("regulatory_report_overdue", Party.INSURED), Notice("regulatory_report_overdue", Party.INSURER),
+            ])
         await workflow.wait_condition(lambda: state.filed(ReportKind.INITIAL))
         await self._closing_report()
 
@@ -174,8 +184,8 @@ class IncidentWorkflow:
         )
         if not filed:
             state.closing_report_overdue = True
-            await self._event(IncidentEventKind.CLOSING_REPORT_OVERDUE, "closing")
-            await self._notify("closing_report_overdue", Party.INSURED)
+            await self._event(IncidentEventKind.CLOSING_REPORT_OVERDUE, "closing",
+                              notices=[Notice("closing_report_overdue", Party.INSURED)])
 
     # -- Emergency response by the insurer's panel ------------------------------------------------------
 
@@ -187,8 +197,8 @@ class IncidentWorkflow:
         sla = timedelta(minutes=self.rules.dispatch_ack_minutes)
         for vendor_id in candidates:
             state.dispatched_vendor = vendor_id
-            await self._event(IncidentEventKind.VENDOR_DISPATCHED, vendor_id, actor=vendor_id)
-            await self._notify("emergency_dispatch", Party.VENDOR, recipient_id=vendor_id, key=vendor_id)
+            await self._event(IncidentEventKind.VENDOR_DISPATCHED, vendor_id, actor=vendor_id,
+                              notices=[Notice("emergency_dispatch", Party.VENDOR, vendor_id, vendor_id)])
             acknowledged = await condition_or_deadline(
                 lambda: state.acknowledged_by == vendor_id, workflow.now() + sla, summary=f"{vendor_id} to acknowledge"
             )
@@ -197,11 +207,11 @@ class IncidentWorkflow:
                     state.phase = IncidentPhase.RESPONDING
                 await self._event(IncidentEventKind.VENDOR_ACKNOWLEDGED, vendor_id, actor=vendor_id)
                 return
-            await self._event(IncidentEventKind.DISPATCH_ESCALATED, vendor_id, actor=vendor_id)
-            await self._notify("dispatch_escalated", Party.INSURER, key=vendor_id)
+            await self._event(IncidentEventKind.DISPATCH_ESCALATED, vendor_id, actor=vendor_id,
+                              notices=[Notice("dispatch_escalated", Party.INSURER, key=vendor_id)])
         state.dispatched_vendor = None
-        await self._event(IncidentEventKind.NO_PANEL_VENDOR, "none")
-        await self._notify("no_panel_vendor_acknowledged", Party.INSURER)
+        await self._event(IncidentEventKind.NO_PANEL_VENDOR, "none",
+                          notices=[Notice("no_panel_vendor_acknowledged", Party.INSURER)])
 
     @workflow.update
     async def acknowledge_dispatch(self, ack: DispatchAcknowledgement) -> IncidentStatus:
@@ -367,15 +377,28 @@ class IncidentWorkflow:
 
     # -- Plumbing -------------------------------------------------------------------------------------
 
-    async def _event(self, kind: IncidentEventKind, key: str, *, actor: str | None = None, **details) -> None:
+    async def _event(
+        self, kind: IncidentEventKind, key: str, *, actor: str | None = None, notices: Sequence[Notice] = (), **details
+    ) -> None:
+        """An entry on the timeline and whom it is told to: with local writes in one transaction, else
+        (histories from before LOCAL_RECORDS) as an activity each, in that order."""
+        together = self.gateway.local_writes
+        notifications = [
+            self.gateway.notification(n.kind, n.party, f"{self.input.incident_id}:{n.key}", recipient_id=n.recipient_id,
+                                      incident_id=self.input.incident_id)
+            for n in notices
+        ] if together else []
         await self.gateway.call(
             IncidentActivities.record_incident_event,
             RecordIncidentEvent(
                 incident_id=self.input.incident_id, event_key=f"{kind.value}:{key}", kind=kind, at=workflow.now(),
-                actor=actor, details=details,
+                actor=actor, details=details, notifications=notifications,
             ),
             summary=kind.value.replace("_", " "),
         )
+        if not together:
+            for notice in notices:
+                await self._notify(notice.kind, notice.party, recipient_id=notice.recipient_id, key=notice.key)
 
     async def _notify(self, kind: str, party: Party, *, recipient_id: str | None = None, key: str = "") -> None:
         await self.gateway.notify(
