@@ -97,7 +97,7 @@ class Stage:
             event
             async for event in handle.fetch_history_events()
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-            and event.workflow_execution_signaled_event_attributes.signal_name == "report_findings"
+            and event.workflow_execution_signaled_event_attributes.signal_name == "findings_stored"
         ])
 
     async def findings_total(self) -> int:

@@ -28,6 +28,7 @@ async def test_a_malformed_update_is_refused_and_a_malformed_signal_dropped(
         assert "resolution" in str(refused.value.cause.cause) and "fixed" in str(refused.value.cause.cause)
 
         await handle.signal("report_findings", {"vendor_id": "vendor-a", "findings": [{"severity": "apocalyptic"}]})
+        await handle.signal("findings_stored", {"vendor_id": "vendor-a", "batches": [{"batch_id": "", "findings": 0}]})
         await handle.signal(
             PolicyWorkflow.report_findings, MonitoringBatch(vendor_id="vendor-a", findings=[monitoring_finding("ok-2")])
         )
