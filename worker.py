@@ -20,6 +20,7 @@ from activities.policy import PolicyActivities
 from activities.qualification import QualificationActivities
 from activities.working_calendar import CalendarActivities
 from payments.gateway import PaymentGateway, payment_gateway_from_env
+from settings import Settings
 from workflows.claim import ClaimWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.pilot_deadline import PilotDeadlineWorkflow
@@ -84,6 +85,9 @@ def activities_for(
     ]
 
 
+# Workflows kept in memory unless the caller says otherwise: the setting's default, one figure.
+CACHED_WORKFLOWS: int = Settings.model_fields["worker_cached_workflows"].default
+
 # On shutdown, in-flight database activities get this long to finish before they are cancelled.
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
@@ -94,7 +98,7 @@ def build_worker(
     task_queue: str,
     payments: PaymentGateway | None = None,
     *,
-    cached_workflows: int = 4_000,
+    cached_workflows: int = CACHED_WORKFLOWS,
 ) -> Worker:
     """Without a payment gateway, the payouts table is the payment."""
     return Worker(
@@ -109,7 +113,7 @@ def build_worker(
 
 async def run_worker(
     client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str, shutdown: asyncio.Event,
-    *, cached_workflows: int = 4_000,
+    *, cached_workflows: int = CACHED_WORKFLOWS,
 ) -> None:
     """Poll `task_queue` until `shutdown` is set, then finish in-flight tasks and stop.
 

@@ -184,9 +184,8 @@ class PolicyActivities:
         waiting = [WaitingBatch(b.batch_id, b.received_at) for b in command.batches]
         policy_id = command.policy_id
         async with UnitOfWork(self._sessions) as uow:
-            compromised = await uow.finding_batches.compromised(policy_id, waiting)
             await uow.finding_batches.mark_recorded(policy_id, [b.batch_id for b in waiting])
-            inserted = await uow.finding_batches.record(policy_id, command.term_number, waiting, command.rules)
+            inserted, compromised = await uow.finding_batches.record(policy_id, command.term_number, waiting, command.rules)
             escalations = await _escalate(uow, policy_id, inserted, compromised)
         sent = sum(b.findings for b in command.batches)
         return await self._intake(policy_id, command.term_number, len(inserted), sent, escalations)

@@ -86,6 +86,34 @@ def peak_rss_kib(process: subprocess.Popen) -> int | None:
     return None
 
 
+async def migrated_database(stack: AsyncExitStack, folder: Path, name: str) -> str:
+    """An embedded PostgreSQL in `folder`, destroyed with `stack`, holding database `name` at the head."""
+    postgres = EmbeddedPostgres(data_dir=folder / "pg", port=free_port())
+    stack.callback(postgres.destroy)
+    await asyncio.to_thread(postgres.start)
+    await asyncio.to_thread(postgres.create_database, name)
+    await asyncio.to_thread(upgrade_to_head, postgres.url(name))
+    return postgres.url(name)
+
+
+def service_env(database_url: str, temporal: Client, task_queue: str, folder: Path) -> dict[str, str]:
+    """The environment of a `cyberins` process of the benchmark's: its own database, server and queue,
+    nothing of a profile, an API key or a payment service the caller may have set."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": temporal.service_client.config.target_host,
+        "TEMPORAL_NAMESPACE": temporal.namespace,
+        "CYBERINS_TASK_QUEUE": task_queue,
+        "CYBERINS_STATE_DIR": str(folder / "state"),
+        "CYBERINS_LOG_FORMAT": "json",
+        "CYBERINS_LOG_LEVEL": "WARNING",
+    }
+    for name in ("TEMPORAL_PROFILE", "TEMPORAL_API_KEY", "CYBERINS_PAYMENT_URL"):
+        env.pop(name, None)
+    return env
+
+
 @asynccontextmanager
 async def own_stack(*, say=print) -> AsyncIterator[Stack]:
     """Start everything, yield the running stack, stop everything and remove the folder."""
@@ -93,13 +121,8 @@ async def own_stack(*, say=print) -> AsyncIterator[Stack]:
     async with AsyncExitStack() as stack:
         stack.callback(shutil.rmtree, folder, True)
         say(f"stack folder {folder}")
-        postgres = EmbeddedPostgres(data_dir=folder / "pg", port=free_port())
-        stack.callback(postgres.destroy)
-        await asyncio.to_thread(postgres.start)
-        await asyncio.to_thread(postgres.create_database, DATABASE)
-        database_url = postgres.url(DATABASE)
-        await asyncio.to_thread(upgrade_to_head, database_url)
-        say(f"PostgreSQL on port {postgres.port}, migrated")
+        database_url = await migrated_database(stack, folder, DATABASE)
+        say("PostgreSQL migrated")
 
         temporal = await WorkflowEnvironment.start_local(
             dev_server_existing_path=str(BIN / "temporal"), data_converter=pydantic_data_converter,
@@ -111,20 +134,9 @@ async def own_stack(*, say=print) -> AsyncIterator[Stack]:
 
         port = free_port()
         task_queue = f"bench-{uuid.uuid4().hex[:8]}"
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "TEMPORAL_ADDRESS": target,
-            "TEMPORAL_NAMESPACE": temporal.client.namespace,
-            "CYBERINS_TASK_QUEUE": task_queue,
-            "CYBERINS_API_HOST": "127.0.0.1",
-            "CYBERINS_API_PORT": str(port),
-            "CYBERINS_STATE_DIR": str(folder / "state"),
-            "CYBERINS_LOG_FORMAT": "json",
-            "CYBERINS_LOG_LEVEL": "WARNING",
+        env = service_env(database_url, temporal.client, task_queue, folder) | {
+            "CYBERINS_API_HOST": "127.0.0.1", "CYBERINS_API_PORT": str(port),
         }
-        for name in ("TEMPORAL_PROFILE", "TEMPORAL_API_KEY", "CYBERINS_PAYMENT_URL"):
-            env.pop(name, None)
         processes = {}
         for role in ("worker", "api"):
             processes[role] = spawn([str(BIN / "cyberins"), role], log=folder / f"{role}.log", env=env)

@@ -11,7 +11,6 @@ memory is compared with a bare worker fed the same signals over the same skipped
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import shutil
 import sys
@@ -24,7 +23,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import TypeAdapter
 from sqlalchemy import text
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
@@ -34,16 +32,13 @@ from temporalio.testing import WorkflowEnvironment
 from bench.bare import BareMonitor, MonitorInput
 from bench.intake import finding
 from bench.lifecycle import all_runs
-from bench.stack import PROJECT, peak_rss_kib
+from bench.stack import PROJECT, migrated_database, peak_rss_kib, service_env
 from cli.demo import application, assessment
-from devstack.ports import free_port
-from devstack.postgres import EmbeddedPostgres
 from devstack.processes import spawn, stop
 from domain.application import PolicyApplication
 from domain.assessment import AssessmentReport
 from domain.findings import MonitoringFinding
 from storage.db import create_session_factory
-from storage.migrate import upgrade_to_head
 from storage.repositories.finding_batches import IncomingBatch
 from storage.unit_of_work import UnitOfWork
 from workflows import search_attributes
@@ -60,7 +55,6 @@ from workflows.policy import PolicyWorkflow
 BIN = Path(sys.executable).parent
 HISTORY_LIMIT = 10_240
 VENDOR = "vendor-year"
-_AS_JSON = TypeAdapter(list[MonitoringFinding])
 
 
 @dataclass
@@ -141,11 +135,7 @@ async def _cyberins_term(env: WorkflowEnvironment, handle: WorkflowHandle, sessi
         resent = previous[: int(len(previous) * plan.resent_share)]
         if resent:
             batches.append(resent)
-        incoming = [
-            IncomingBatch(batch_id=f"fb_{uuid.uuid4().hex}", policy_id=policy_id, vendor_id=VENDOR,
-                          finding_count=len(batch), findings=_AS_JSON.dump_json(batch))
-            for batch in batches
-        ]
+        incoming = [IncomingBatch.of(policy_id, VENDOR, batch) for batch in batches]
         async with UnitOfWork(sessions) as uow:
             await uow.finding_batches.store(incoming)
         for batch in incoming:
@@ -230,12 +220,7 @@ async def _time_skipped_stack(*, say) -> AsyncIterator[tuple]:
     folder = Path(tempfile.mkdtemp(prefix="cyberins-year-"))
     async with AsyncExitStack() as stack:
         stack.callback(shutil.rmtree, folder, True)
-        postgres = EmbeddedPostgres(data_dir=folder / "pg", port=free_port())
-        stack.callback(postgres.destroy)
-        await asyncio.to_thread(postgres.start)
-        await asyncio.to_thread(postgres.create_database, "cyberins_year")
-        database_url = postgres.url("cyberins_year")
-        await asyncio.to_thread(upgrade_to_head, database_url)
+        database_url = await migrated_database(stack, folder, "cyberins_year")
         env = await WorkflowEnvironment.start_time_skipping(
             test_server_existing_path=str(BIN / "temporal-test-server"), data_converter=pydantic_data_converter
         )
@@ -258,13 +243,7 @@ async def _worker(command: list[str], env: WorkflowEnvironment, database_url: st
         command = [str(BIN / "cyberins"), *command[1:]]
     else:
         command = [*command, "--task-queue", task_queue, "--address", target, "--namespace", env.client.namespace]
-    environment = {
-        **os.environ, "DATABASE_URL": database_url, "TEMPORAL_ADDRESS": target,
-        "TEMPORAL_NAMESPACE": env.client.namespace, "CYBERINS_TASK_QUEUE": task_queue,
-        "CYBERINS_STATE_DIR": str(folder / "state"), "CYBERINS_LOG_FORMAT": "json", "CYBERINS_LOG_LEVEL": "WARNING",
-    }
-    for name in ("TEMPORAL_PROFILE", "TEMPORAL_API_KEY", "CYBERINS_PAYMENT_URL"):
-        environment.pop(name, None)
+    environment = service_env(database_url, env.client, task_queue, folder)
     process = spawn(command, log=folder / f"{task_queue}.log", env=environment, cwd=PROJECT)
     try:
         await asyncio.sleep(2)  # the worker connects and polls; the first task waits for it otherwise

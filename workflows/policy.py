@@ -309,23 +309,24 @@ class PolicyWorkflow(PreCoverHandlers):
 
     @workflow.signal
     def report_findings(self, batch: MonitoringBatch) -> None:
-        self.signals_this_run += 1
-        if not self.state.phase.is_covered or batch.vendor_id != self.state.monitoring_vendor_id:
-            # A signal cannot be refused; count what is dropped so an operator can see it.
-            self.state.findings_ignored += len(batch.findings)
-            workflow.logger.warning("findings dropped: policy not in force or vendor not assigned")
-            return
-        self.monitoring.accept(batch)
+        if self._takes_findings(batch.vendor_id, len(batch.findings)):
+            self.monitoring.accept(batch)
 
     @workflow.signal
     def findings_stored(self, stored: StoredFindings) -> None:
         """The API's intake: the findings wait in PostgreSQL; this carries their batch ids."""
+        if self._takes_findings(stored.vendor_id, stored.total):
+            self.monitoring.accept_stored(stored)
+
+    def _takes_findings(self, vendor_id: str, count: int) -> bool:
+        """Only in cover and from the assigned vendor. A signal cannot be refused; what is dropped is
+        counted so an operator can see it."""
         self.signals_this_run += 1
-        if not self.state.phase.is_covered or stored.vendor_id != self.state.monitoring_vendor_id:
-            self.state.findings_ignored += stored.total
-            workflow.logger.warning("findings dropped: policy not in force or vendor not assigned")
-            return
-        self.monitoring.accept_stored(stored)
+        if self.state.phase.is_covered and vendor_id == self.state.monitoring_vendor_id:
+            return True
+        self.state.findings_ignored += count
+        workflow.logger.warning("findings dropped: policy not in force or vendor not assigned")
+        return False
 
     @workflow.update
     async def resolve_finding(self, request: FindingResolutionRequest) -> FindingResolutionReceipt:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import defaultdict
 
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.claim_messages import LedgerPosition
@@ -76,7 +75,6 @@ from workflows.starting import start_policy
 
 router = APIRouter(prefix="/v1", tags=["policies"])
 STORED_BATCH = 5_000  # findings per row of finding_batches
-_FINDINGS_JSON = TypeAdapter(list[PolicyFinding])
 PARALLEL_SIGNALS = 16  # policies signalled at once; one policy's signals stay in order
 
 
@@ -262,9 +260,6 @@ async def report_findings(body: FindingsBatch, call: VendorCall) -> JSONResponse
 def _batches(policy_id: str, vendor_id: str, findings: list[PolicyFinding]) -> list[IncomingBatch]:
     """A policy's findings as stored batches; the policy id is the row's, not repeated per finding."""
     return [
-        IncomingBatch(
-            batch_id=f"fb_{uuid.uuid4().hex}", policy_id=policy_id, vendor_id=vendor_id, finding_count=len(chunk),
-            findings=_FINDINGS_JSON.dump_json(chunk, exclude={"__all__": {"policy_id"}}),
-        )
-        for chunk in (findings[i : i + STORED_BATCH] for i in range(0, len(findings), STORED_BATCH))
+        IncomingBatch.of(policy_id, vendor_id, findings[i : i + STORED_BATCH])
+        for i in range(0, len(findings), STORED_BATCH)
     ]

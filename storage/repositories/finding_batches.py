@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from pydantic import TypeAdapter
 
 from sqlalchemy import any_, func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.findings import FindingStatus, Severity, remediation_deadline, reminder_time
+from domain.findings import FindingStatus, MonitoringFinding, Severity, remediation_deadline, reminder_time
 from domain.rules import RemediationRules
 from storage.models import FindingBatchRow
 
@@ -23,6 +26,14 @@ class IncomingBatch:
     finding_count: int
     findings: bytes
 
+    @classmethod
+    def of(cls, policy_id: str, vendor_id: str, findings: list[MonitoringFinding]) -> IncomingBatch:
+        """Serialised as `MonitoringFinding`s: a subclass's extra fields (the API's `policy_id`) are left out."""
+        return cls(batch_id=f"fb_{uuid.uuid4().hex}", policy_id=policy_id, vendor_id=vendor_id,
+                   finding_count=len(findings), findings=_AS_JSON.dump_json(findings))
+
+
+_AS_JSON = TypeAdapter(list[MonitoringFinding])
 
 _STORE = text(
     "INSERT INTO finding_batches (batch_id, policy_id, vendor_id, finding_count, findings, stored_at) "
@@ -39,7 +50,7 @@ _WANTED = """
 # of each vendor event id, and dates the deadlines with offsets the domain's rules computed.
 _RECORD = text(f"""
     WITH {_WANTED},
-    expanded AS (
+    expanded AS MATERIALIZED (
         SELECT DISTINCT ON (a.item ->> 'vendor_event_id')
                a.item ->> 'vendor_event_id' AS vendor_event_id, a.item ->> 'kind' AS kind,
                a.item ->> 'severity' AS severity, a.item ->> 'asset' AS asset, a.item ->> 'title' AS title,
@@ -51,7 +62,8 @@ _RECORD = text(f"""
     offsets AS (
         SELECT * FROM unnest(CAST(:severities AS text[]), CAST(:deadline_s AS float8[]), CAST(:remind_s AS float8[]))
             AS o(severity, deadline_s, remind_s)
-    )
+    ),
+    inserted AS (
     INSERT INTO findings (policy_id, term_number, status, vendor_event_id, kind, severity, asset, title,
                           observed_at, received_at, deadline_at, remind_at, active_compromise)
     SELECT :policy_id, :term_number, :status, e.vendor_event_id, e.kind, e.severity, e.asset, e.title,
@@ -60,11 +72,9 @@ _RECORD = text(f"""
     FROM expanded AS e LEFT JOIN offsets AS o USING (severity)
     ON CONFLICT (policy_id, vendor_event_id) DO NOTHING
     RETURNING id
-""")
-_COMPROMISED = text(f"""
-    WITH {_WANTED}
-    SELECT DISTINCT f ->> 'vendor_event_id' FROM wanted, jsonb_array_elements(wanted.findings) AS f
-    WHERE (f ->> 'active_compromise')::boolean
+    )
+    SELECT coalesce((SELECT array_agg(id) FROM inserted), '{{}}'),
+           coalesce((SELECT array_agg(vendor_event_id) FROM expanded WHERE active_compromise), '{{}}')
 """)
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -87,15 +97,12 @@ class FindingBatchRepository:
                 for b in batches
             ])
 
-    async def compromised(self, policy_id: str, batches: list[WaitingBatch]) -> list[str]:
-        """Vendor event ids in these batches that report an active compromise."""
-        rows = await self._session.execute(_COMPROMISED, _wanted(policy_id, batches))
-        return list(rows.scalars().all())
-
     async def record(self, policy_id: str, term_number: int, batches: list[WaitingBatch],
-                     rules: RemediationRules) -> list[int]:
-        """Findings of these batches not stored yet, as findings; the ids of those inserted now. A finding
-        received twice keeps the first batch's, as `FindingRepository.add_batch` does."""
+                     rules: RemediationRules) -> tuple[list[int], list[str]]:
+        """Findings of these batches not stored yet, as findings, in one statement that expands the batches
+        once. Returns the ids inserted now and the vendor event ids of the batches' findings that report
+        an active compromise (inserted now or before). A finding received twice keeps the first
+        batch's, as `FindingRepository.add_batch` does."""
         severities = list(Severity)
         deadlines = {s: remediation_deadline(s, _EPOCH, rules.deadline_minutes) for s in severities}
         reminders = {s: reminder_time(deadlines[s], rules.reminder_lead_minutes.get(s, 0)) for s in severities}
@@ -105,7 +112,8 @@ class FindingBatchRepository:
             "deadline_s": [_offset(deadlines[s]) for s in severities],
             "remind_s": [_offset(reminders[s]) for s in severities],
         })
-        return list(rows.scalars().all())
+        inserted, compromised = rows.one()
+        return list(inserted), list(compromised)
 
     async def mark_recorded(self, policy_id: str, batch_ids: list[str]) -> None:
         await self._session.execute(

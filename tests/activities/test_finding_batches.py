@@ -3,10 +3,8 @@ and escalations as findings that come in a signal, with PostgreSQL doing the exp
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
-from pydantic import TypeAdapter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -21,18 +19,14 @@ from tests.activities import builders
 from tests.activities.builders import T0, finding, record_findings
 
 Sessions = async_sessionmaker[AsyncSession]
-_AS_JSON = TypeAdapter(list[MonitoringFinding])
 
 
 async def store(sessions: Sessions, policy: str, findings: list[MonitoringFinding]) -> str:
     """What the API does with a vendor's post: one row per batch, the findings as JSON."""
-    batch_id = f"fb_{uuid.uuid4().hex}"
+    batch = IncomingBatch.of(policy, "vendor-a", findings)
     async with UnitOfWork(sessions) as uow:
-        await uow.finding_batches.store([IncomingBatch(
-            batch_id=batch_id, policy_id=policy, vendor_id="vendor-a", finding_count=len(findings),
-            findings=_AS_JSON.dump_json(findings),
-        )])
-    return batch_id
+        await uow.finding_batches.store([batch])
+    return batch.batch_id
 
 
 def record(policy: str, *batches: tuple[str, int], received_at=T0, rules=None) -> RecordFindingBatches:

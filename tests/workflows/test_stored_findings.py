@@ -1,9 +1,5 @@
 """Findings the API stored: the policy workflow gets only their batch ids and records them once."""
 
-import uuid
-
-from pydantic import TypeAdapter
-
 from domain.findings import MonitoringFinding, Severity
 from storage.repositories.finding_batches import IncomingBatch
 from storage.unit_of_work import UnitOfWork
@@ -12,17 +8,11 @@ from workflows.policy import PolicyWorkflow
 from tests.builders import assessment, monitoring_finding
 from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy
 
-_AS_JSON = TypeAdapter(list[MonitoringFinding])
-
-
 async def stored(session_factory, policy_id: str, *findings: MonitoringFinding) -> StoredBatch:
-    batch_id = f"fb_{uuid.uuid4().hex}"
+    batch = IncomingBatch.of(policy_id, "vendor-a", list(findings))
     async with UnitOfWork(session_factory) as uow:
-        await uow.finding_batches.store([IncomingBatch(
-            batch_id=batch_id, policy_id=policy_id, vendor_id="vendor-a", finding_count=len(findings),
-            findings=_AS_JSON.dump_json(list(findings)),
-        )])
-    return StoredBatch(batch_id=batch_id, findings=len(findings))
+        await uow.finding_batches.store([batch])
+    return StoredBatch(batch_id=batch.batch_id, findings=batch.finding_count)
 
 
 async def test_stored_batches_are_recorded_once_and_an_unassigned_vendors_are_ignored(
