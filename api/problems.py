@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -112,6 +113,19 @@ async def _on_database_busy(request: Request, error: PoolTimeout) -> JSONRespons
     )
 
 
+async def _on_database_error(request: Request, error: DBAPIError) -> JSONResponse:
+    """A connection PostgreSQL had closed (a restart, a failover, an idle timeout): the pool has let go
+    of it and its siblings, so the same request shortly after succeeds. Any other database error is a
+    fault of ours."""
+    if not error.connection_invalidated:
+        return await _on_unexpected(request, error)
+    log.warning("api_database_connection_lost", path=request.scope.get("route").path if request.scope.get("route") else None)
+    return problem_response(
+        503, "database_unavailable", "the connection to the database was lost; retry shortly with the same key",
+        {"Retry-After": "1"},
+    )
+
+
 async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
     log.exception("api_unexpected_error", path=request.scope.get("route").path if request.scope.get("route") else None)
     return problem_response(500, "internal_error", "something went wrong on our side; retrying with the same Idempotency-Key or webhook-id is safe")
@@ -122,6 +136,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(PoolTimeout, _on_database_busy)
+    app.add_exception_handler(DBAPIError, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)
 
 
