@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
 
 # Must match devstack.postgres.SUPERUSER; not imported so that settings stay cheap to load.
 _EMBEDDED_SUPERUSER = "postgres"
@@ -53,6 +54,13 @@ class Settings(BaseSettings):
     worker_cached_workflows: int = Field(
         default=4_000, ge=0,
         description="workflows a worker keeps in memory; one evicted is replayed from its history on its next task",
+    )
+    worker_host: str = Field(default=LOCAL_HOST, description="where a worker's health and metrics endpoints listen")
+    worker_health_port: int | None = Field(
+        default=None, ge=1, le=65535, description="a worker's /health and /ready; None: not served"
+    )
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="a worker's Prometheus /metrics (the Temporal SDK's); None: not served"
     )
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -116,18 +124,23 @@ def get_settings() -> Settings:
     return Settings()
 
 
-async def connect_temporal(settings: Settings, *, target_host: str | None = None) -> Client:
+async def connect_temporal(settings: Settings, *, target_host: str | None = None, runtime: Runtime | None = None) -> Client:
     """Connect with the SDK's environment configuration and the pydantic data converter, which
     encrypts payloads and failure messages when payload keys are known (codec.wiring).
 
     With `target_host` (the dev stack, tests) the address, API key and TLS from the environment are
     ignored: those servers are local and plain. Without TEMPORAL_ADDRESS or a profile the local dev
-    server is the default.
+    server is the default. A `runtime` with telemetry (observability.metrics) publishes the SDK's
+    metrics for this client and its workers.
     """
     from codec.wiring import data_converter_for
 
     if target_host is not None:
-        return await Client.connect(target_host, data_converter=data_converter_for(settings, target_host))
+        return await Client.connect(
+            target_host, data_converter=data_converter_for(settings, target_host), runtime=runtime
+        )
     config = dict(ClientConfig.load_client_connect_config())
     config.setdefault("target_host", f"{LOCAL_HOST}:{settings.temporal_port}")
-    return await Client.connect(**config, data_converter=data_converter_for(settings, config["target_host"]))
+    return await Client.connect(
+        **config, data_converter=data_converter_for(settings, config["target_host"]), runtime=runtime
+    )

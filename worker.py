@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import compileall
+import contextlib
 import signal
 from datetime import timedelta
 from pathlib import Path
@@ -113,17 +114,21 @@ def build_worker(
 
 async def run_worker(
     client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str, shutdown: asyncio.Event,
-    *, cached_workflows: int = CACHED_WORKFLOWS,
+    *, cached_workflows: int = CACHED_WORKFLOWS, polling: asyncio.Event | None = None,
 ) -> None:
-    """Poll `task_queue` until `shutdown` is set, then finish in-flight tasks and stop.
+    """Poll `task_queue` until `shutdown` is set, then finish in-flight tasks and stop. `polling` is
+    set while the worker polls (its readiness).
 
     Payouts go to the payment service at CYBERINS_PAYMENT_URL when it is set.
     """
     await asyncio.to_thread(compile_workflow_sources)
     payments = payment_gateway_from_env()
+    polling = polling or asyncio.Event()
     try:
         async with build_worker(client, sessions, task_queue, payments, cached_workflows=cached_workflows):
+            polling.set()
             await shutdown.wait()
+            polling.clear()
     finally:
         if payments is not None:
             await payments.aclose()
@@ -145,6 +150,8 @@ def compile_workflow_sources() -> None:
 
 async def _serve() -> None:
     from logs import configure_logging
+    from observability.health import HealthServer, database_check, temporal_check
+    from observability.metrics import temporal_runtime
     from settings import connect_temporal, get_settings
     from storage.db import create_session_factory
 
@@ -153,15 +160,37 @@ async def _serve() -> None:
     if not settings.database_url:
         raise SystemExit("DATABASE_URL is not set; `cyberins dev` runs a worker on the embedded database")
     engine, sessions = create_session_factory(settings.database_url)
-    client = await connect_temporal(settings)
-    shutdown = asyncio.Event()
+    runtime = None
+    if settings.worker_metrics_port:
+        runtime = temporal_runtime(settings.worker_host, settings.worker_metrics_port)
+    client = await connect_temporal(settings, runtime=runtime)
+    shutdown, polling = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, shutdown.set)
+    checks = {
+        "worker": _polling_check(polling),
+        "database": database_check(sessions),
+        "temporal": temporal_check(client),
+    }
+    health = (
+        HealthServer(settings.worker_host, settings.worker_health_port, checks)
+        if settings.worker_health_port else contextlib.nullcontext()
+    )
     try:
-        await run_worker(client, sessions, settings.task_queue, shutdown, cached_workflows=settings.worker_cached_workflows)
+        async with health:
+            await run_worker(
+                client, sessions, settings.task_queue, shutdown,
+                cached_workflows=settings.worker_cached_workflows, polling=polling,
+            )
     finally:
         await engine.dispose()
+
+
+def _polling_check(polling: asyncio.Event):
+    async def check() -> str | None:
+        return None if polling.is_set() else "not polling: starting or shutting down"
+    return check
 
 
 def main() -> None:

@@ -6,7 +6,8 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.context import Services
@@ -14,6 +15,9 @@ from api.problems import install as install_problem_handlers
 from api.problems import problem_response
 from api.routes import claims, incidents, policies, qualifications
 from logs import get_logger
+from observability.health import database_check, run_checks, temporal_check
+from observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from observability.metrics import ApiMetrics
 
 log = get_logger(__name__)
 
@@ -71,11 +75,12 @@ class BodyLimit:
 
 
 class RequestLog:
-    """One log line per request: method, route template, status, the caller's kind and key id, time.
-    Never the path itself or the body, which can carry ids of people or organisations."""
+    """One log line per request: method, route template, status, the caller's kind and key id, time;
+    and the same in the metrics. Never the path itself or the body, which can carry ids of people or
+    organisations."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app, self.metrics = app, metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,12 +98,14 @@ class RequestLog:
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            route = scope.get("route")
+            seconds = time.perf_counter() - started
+            route = getattr(scope.get("route"), "path", None)
             caller = scope.get("state", {}).get("caller")
+            self.metrics.observe(scope["method"], route, status, seconds)
             log.info(
-                "api_request", method=scope["method"], route=getattr(route, "path", None), status=status,
+                "api_request", method=scope["method"], route=route, status=status,
                 party=caller.kind.value if caller else None, key_id=caller.key_id if caller else None,
-                ms=round((time.perf_counter() - started) * 1000, 1),
+                ms=round(seconds * 1000, 1),
             )
 
 
@@ -138,6 +145,25 @@ def create_app(services: Services | None = None, *, connect=None) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get(
+        "/ready", tags=["operations"], summary="Readiness: PostgreSQL and Temporal answer",
+        responses={503: {"description": "Not ready: `checks` names what failed"}},
+    )
+    async def ready(request: Request) -> JSONResponse:
+        services: Services = request.app.state.services
+        results = await run_checks({
+            "database": database_check(services.sessions), "temporal": temporal_check(services.temporal),
+        })
+        ok = all(result == "ok" for result in results.values())
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": results}, status_code=200 if ok else 503)
+
+    metrics = ApiMetrics()
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Requests by route template and status: no ids, no caller, so no key is asked for."""
+        return Response(metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
+
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
-    app.add_middleware(RequestLog)
+    app.add_middleware(RequestLog, metrics=metrics)
     return app

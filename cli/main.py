@@ -18,6 +18,7 @@ from cli import (
     provider,
     qualification,
     report,
+    search_attributes,
     signals,
 )
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
@@ -53,6 +54,7 @@ app.command("worker")(operations.worker)
 app.command("migrate")(operations.migrate)
 app.command("api")(operations.api)
 app.command("codec-server")(codec_command.codec_server)
+app.command("search-attributes")(search_attributes.command)
 app.add_typer(keys.app, name="keys")
 app.add_typer(policy.app, name="policy")
 app.add_typer(incident.app, name="incident")

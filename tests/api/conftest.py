@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.context import PartyKind
@@ -38,6 +38,7 @@ class ApiStack:
     task_queue: str
     env: dict[str, str]
     logs: Path
+    engine: AsyncEngine  # the test process's pool on the stack's database
 
     async def credentials(self, kind: PartyKind, party_id: str | None = None) -> IssuedCredentials:
         return await issue_credentials(self.sessions, kind, party_id or f"{kind.value}-{uuid.uuid4().hex[:8]}")
@@ -72,7 +73,9 @@ async def api_stack(pg_server, dev_server_env) -> AsyncIterator[ApiStack]:
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(f"{base_url}/health", log=api_log, process=api)
-        yield ApiStack(base_url, dev_server_env.client, sessions, task_queue, {**env, "CYBERINS_API_URL": base_url}, folder)
+        yield ApiStack(
+            base_url, dev_server_env.client, sessions, task_queue, {**env, "CYBERINS_API_URL": base_url}, folder, engine
+        )
     finally:
         stop(api)
         stop(worker)

@@ -90,6 +90,7 @@ BODY_SCOPED = {("POST", "/v1/findings"): POLICY, ("POST", "/v1/incidents"): POLI
 # Creating a policy names nobody else's object; lists show only the caller's own (tested below).
 NOT_OBJECT_SCOPED = {
     ("GET", "/health"),
+    ("GET", "/ready"),
     ("POST", "/v1/policies"),
     ("GET", "/v1/policies"),
     ("GET", "/v1/incidents"),

@@ -18,9 +18,12 @@ async def test_a_connection_the_database_closed_is_503_with_retry_after_then_ser
     async with httpx.AsyncClient(base_url=api_stack.base_url, headers=headers, timeout=30) as http:
         assert (await http.get("/v1/incidents")).status_code == 200  # the pool now holds an open connection
 
-        assert await close_client_connections(api_stack.env["DATABASE_URL"]) > 0
-        lost = await http.get("/v1/incidents")
-        again = await http.get("/v1/incidents")
+        try:
+            assert await close_client_connections(api_stack.env["DATABASE_URL"]) > 0
+            lost = await http.get("/v1/incidents")
+            again = await http.get("/v1/incidents")
+        finally:
+            await api_stack.engine.dispose()  # this process's pool lost its connections too; later tests use it
 
     assert lost.status_code == 503, lost.text
     assert lost.headers["content-type"] == PROBLEM
