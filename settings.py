@@ -55,6 +55,16 @@ class Settings(BaseSettings):
         default=4_000, ge=0,
         description="workflows a worker keeps in memory; one evicted is replayed from its history on its next task",
     )
+    worker_queues: str = Field(
+        default="workflow,database,external",
+        description="which task queues a worker polls (workflows/queues.py): any of workflow, database, external",
+    )
+    external_per_second: float = Field(
+        default=20.0, gt=0, description="calls to outside parties (payouts) a second, by all workers together",
+    )
+    otel_endpoint: str | None = Field(
+        default=None, description="an OTLP/HTTP collector (http://collector:4318) to send traces to; None: no tracing"
+    )
     worker_host: str = Field(default=LOCAL_HOST, description="where a worker's health and metrics endpoints listen")
     worker_health_port: int | None = Field(
         default=None, ge=1, le=65535, description="a worker's /health and /ready; None: not served"
@@ -88,6 +98,16 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+asyncpg://" + value.removeprefix(prefix)
         return value
+
+    @field_validator("worker_queues")
+    @classmethod
+    def _known_queues(cls, value: str) -> str:
+        named = [part.strip() for part in value.split(",") if part.strip()]
+        known = ("workflow", "database", "external")
+        unknown = [name for name in named if name not in known]
+        if unknown or not named:
+            raise ValueError(f"name one or more of {', '.join(known)}, comma-separated; not {', '.join(unknown) or 'nothing'}")
+        return ",".join(dict.fromkeys(named))
 
     @property
     def embedded_database_url(self) -> str:
@@ -124,23 +144,31 @@ def get_settings() -> Settings:
     return Settings()
 
 
-async def connect_temporal(settings: Settings, *, target_host: str | None = None, runtime: Runtime | None = None) -> Client:
+async def connect_temporal(
+    settings: Settings, *, target_host: str | None = None, runtime: Runtime | None = None, component: str = "cli"
+) -> Client:
     """Connect with the SDK's environment configuration and the pydantic data converter, which
     encrypts payloads and failure messages when payload keys are known (codec.wiring).
 
     With `target_host` (the dev stack, tests) the address, API key and TLS from the environment are
     ignored: those servers are local and plain. Without TEMPORAL_ADDRESS or a profile the local dev
     server is the default. A `runtime` with telemetry (observability.metrics) publishes the SDK's
-    metrics for this client and its workers.
+    metrics for this client and its workers. With CYBERINS_OTEL_ENDPOINT the client and its workers
+    trace (observability.tracing), as service `cyberins-<component>`.
     """
     from codec.wiring import data_converter_for
+    from observability.tracing import tracing_interceptors
+
+    interceptors = tracing_interceptors(settings.otel_endpoint, component)
 
     if target_host is not None:
         return await Client.connect(
-            target_host, data_converter=data_converter_for(settings, target_host), runtime=runtime
+            target_host, data_converter=data_converter_for(settings, target_host), runtime=runtime,
+            interceptors=interceptors,
         )
     config = dict(ClientConfig.load_client_connect_config())
     config.setdefault("target_host", f"{LOCAL_HOST}:{settings.temporal_port}")
     return await Client.connect(
-        **config, data_converter=data_converter_for(settings, config["target_host"]), runtime=runtime
+        **config, data_converter=data_converter_for(settings, config["target_host"]), runtime=runtime,
+        interceptors=interceptors,
     )

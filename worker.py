@@ -27,6 +27,7 @@ from workflows.incident import IncidentWorkflow
 from workflows.pilot_deadline import PilotDeadlineWorkflow
 from workflows.policy import PolicyWorkflow
 from workflows.qualification import QualificationWorkflow
+from workflows.queues import WorkQueue
 
 WORKFLOWS = [PolicyWorkflow, IncidentWorkflow, ClaimWorkflow, QualificationWorkflow, PilotDeadlineWorkflow]
 
@@ -93,6 +94,42 @@ CACHED_WORKFLOWS: int = Settings.model_fields["worker_cached_workflows"].default
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
+# Activities that call outside parties, on the external queue; every other one writes to PostgreSQL.
+EXTERNAL_ACTIVITIES = frozenset({"pay"})
+# Database activities a worker runs at once, and the connections its pool keeps (as many again may
+# open under load): local activities and the database queue share them.
+DATABASE_SLOTS = 20
+WORKER_POOL = 10
+# Payouts sent a second to the payment service, by all workers together (Temporal enforces it).
+EXTERNAL_PER_SECOND = 20.0
+
+
+class WorkerGroup:
+    """The Temporal workers of one process, one per task queue it serves, entered and left together."""
+
+    def __init__(self, workers: list[Worker]) -> None:
+        self.workers = workers
+
+    @property
+    def task_queues(self) -> list[str]:
+        return [worker.task_queue for worker in self.workers]
+
+    async def __aenter__(self) -> WorkerGroup:
+        entered: list[Worker] = []
+        try:
+            for worker in self.workers:
+                await worker.__aenter__()
+                entered.append(worker)
+        except BaseException:
+            await asyncio.gather(*(worker.__aexit__(None, None, None) for worker in entered))
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        # Together, so that each kind gets the whole graceful shutdown rather than a third of it.
+        await asyncio.gather(*(worker.__aexit__(*exc_info) for worker in self.workers))
+
+
 def build_worker(
     client: Client,
     sessions: async_sessionmaker[AsyncSession],
@@ -100,21 +137,44 @@ def build_worker(
     payments: PaymentGateway | None = None,
     *,
     cached_workflows: int = CACHED_WORKFLOWS,
-) -> Worker:
-    """Without a payment gateway, the payouts table is the payment."""
-    return Worker(
-        client,
-        task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=activities_for(client, sessions, payments),
-        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        max_cached_workflows=cached_workflows,
-    )
+    queues: frozenset[WorkQueue] = frozenset(WorkQueue),
+    activities: list | None = None,
+    external_per_second: float = EXTERNAL_PER_SECOND,
+) -> WorkerGroup:
+    """Workers for `task_queue` (the workflows) and the activity queues beside it (workflows/queues.py),
+    those of `queues` only. Without a payment gateway, the payouts table is the payment.
+
+    The workflow worker registers every activity too: local activities run where their workflow
+    runs, and an activity scheduled on the base queue before the split is still served there.
+    """
+    activities = activities if activities is not None else activities_for(client, sessions, payments)
+    external = [a for a in activities if getattr(a, "__name__", "") in EXTERNAL_ACTIVITIES]
+    database = [a for a in activities if a not in external]
+    workers = []
+    if WorkQueue.WORKFLOW in queues:
+        workers.append(Worker(
+            client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_cached_workflows=cached_workflows,
+        ))
+    if WorkQueue.DATABASE in queues:
+        workers.append(Worker(
+            client, task_queue=WorkQueue.DATABASE.of(task_queue), activities=database,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_concurrent_activities=DATABASE_SLOTS,
+        ))
+    if WorkQueue.EXTERNAL in queues:
+        workers.append(Worker(
+            client, task_queue=WorkQueue.EXTERNAL.of(task_queue), activities=external,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_task_queue_activities_per_second=external_per_second,
+        ))
+    if not workers:
+        raise ValueError("a worker must serve at least one of the queues: workflow, database, external")
+    return WorkerGroup(workers)
 
 
 async def run_worker(
     client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str, shutdown: asyncio.Event,
     *, cached_workflows: int = CACHED_WORKFLOWS, polling: asyncio.Event | None = None,
+    queues: frozenset[WorkQueue] = frozenset(WorkQueue), external_per_second: float = EXTERNAL_PER_SECOND,
 ) -> None:
     """Poll `task_queue` until `shutdown` is set, then finish in-flight tasks and stop. `polling` is
     set while the worker polls (its readiness).
@@ -125,7 +185,8 @@ async def run_worker(
     payments = payment_gateway_from_env()
     polling = polling or asyncio.Event()
     try:
-        async with build_worker(client, sessions, task_queue, payments, cached_workflows=cached_workflows):
+        async with build_worker(client, sessions, task_queue, payments, cached_workflows=cached_workflows,
+                                queues=queues, external_per_second=external_per_second):
             polling.set()
             await shutdown.wait()
             polling.clear()
@@ -159,11 +220,11 @@ async def _serve() -> None:
     configure_logging(settings.log_level, settings.log_format)
     if not settings.database_url:
         raise SystemExit("DATABASE_URL is not set; `cyberins dev` runs a worker on the embedded database")
-    engine, sessions = create_session_factory(settings.database_url)
+    engine, sessions = create_session_factory(settings.database_url, pool_size=WORKER_POOL)
     runtime = None
     if settings.worker_metrics_port:
         runtime = temporal_runtime(settings.worker_host, settings.worker_metrics_port)
-    client = await connect_temporal(settings, runtime=runtime)
+    client = await connect_temporal(settings, runtime=runtime, component="worker")
     shutdown, polling = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -182,6 +243,8 @@ async def _serve() -> None:
             await run_worker(
                 client, sessions, settings.task_queue, shutdown,
                 cached_workflows=settings.worker_cached_workflows, polling=polling,
+                queues=frozenset(WorkQueue(name) for name in settings.worker_queues.split(",")),
+                external_per_second=settings.external_per_second,
             )
     finally:
         await engine.dispose()

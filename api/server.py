@@ -16,7 +16,7 @@ from storage.db import create_session_factory
 
 def app_from_settings(settings: Settings, *, target_host: str | None = None) -> FastAPI:
     async def connect():
-        client = await connect_temporal(settings, target_host=target_host)
+        client = await connect_temporal(settings, target_host=target_host, component="api")
         engine, sessions = create_session_factory(settings.effective_database_url, pool_size=10)
         return Services(temporal=client, sessions=sessions, task_queue=settings.task_queue), engine.dispose
 

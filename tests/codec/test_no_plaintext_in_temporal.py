@@ -20,7 +20,7 @@ from temporalio.api.common.v1 import Payload, WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest, ListWorkflowExecutionsRequest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Replayer
 
 from activities.messages import RecordApplication
 from codec.aes import AesGcmPayloadCodec
@@ -35,7 +35,7 @@ from tests.builders import application, assessment, monitoring_finding, organisa
 from tests.codec.keys import encrypting_settings, keyring
 from tests.workflows.post_cover import incident_report
 from tests.workflows.support import bind, eventually
-from worker import WORKFLOWS, activities_for
+from worker import WORKFLOWS, activities_for, build_worker
 from workflows import starting
 from workflows.claim import ClaimWorkflow
 from workflows.claim_messages import ClaimWorkflowInput, LossItemsSubmission
@@ -73,7 +73,7 @@ async def run_the_story(client, sessions, task_queue: str) -> list[str]:
         failing_once(a) if getattr(a, "__name__", "") == "record_application" else a
         for a in activities_for(client, sessions)
     ]
-    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities):
+    async with build_worker(client, sessions, task_queue, activities=activities):
         policy_id = f"pol-{uuid.uuid4().hex[:12]}"
         app = application(
             organisation=organisation(

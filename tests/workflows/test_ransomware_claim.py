@@ -25,12 +25,25 @@ from workflows.policy import PolicyWorkflow
 from tests.builders import assessment
 from tests.workflows.post_cover import hours, incident_report, report_incident, start_claim
 from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy
+from workflows.queues import WorkQueue
 
 HIGHER_OF = PolicyRules(product=ProductRules(bi_rule=BusinessInterruptionRule.HIGHER_OF))
 
 
 async def test_ransomware_with_business_interruption_under_higher_of(time_skipping_env, session_factory, task_queue):
-    await ransomware_story(time_skipping_env, session_factory, task_queue)
+    policy, incident, claim = await ransomware_story(time_skipping_env, session_factory, task_queue)
+
+    # Each activity went to the queue of its kind (workflows/queues.py): the payout to the external
+    # queue, every database write to the database queue, nothing to the workflows' own queue.
+    scheduled: dict[str, set[str]] = {}
+    for handle in (policy, claim):
+        async for event in handle.fetch_history_events():
+            if event.HasField("activity_task_scheduled_event_attributes"):
+                attributes = event.activity_task_scheduled_event_attributes
+                scheduled.setdefault(attributes.activity_type.name, set()).add(attributes.task_queue.name)
+    assert scheduled.pop("pay") == {WorkQueue.EXTERNAL.of(task_queue)}
+    assert {"bind_policy", "record_claim", "record_loss_statement"} <= set(scheduled)
+    assert set().union(*scheduled.values()) == {WorkQueue.DATABASE.of(task_queue)}, scheduled
 
 
 async def ransomware_story(time_skipping_env, session_factory, task_queue):

@@ -1,0 +1,26 @@
+"""The task queues, by kind of work. Workflows run on the base queue (CYBERINS_TASK_QUEUE, where the
+API and the CLI start them); their activities go to a queue of their kind beside it:
+
+    <base>            workflow tasks, and local activities (they run where their workflow runs)
+    <base>-database   short writes to PostgreSQL: as many slots as the pool can serve
+    <base>-external   calls to outside parties (the insurer's payment service): rate-limited for all
+                      workers together, so that no number of workers floods the bank
+
+A worker process polls all three unless CYBERINS_WORKER_QUEUES names fewer, so each kind can be
+scaled, or kept from a host, on its own. An activity scheduled on the base queue by a workflow from
+before the split is still served there.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class WorkQueue(StrEnum):
+    WORKFLOW = "workflow"
+    DATABASE = "database"
+    EXTERNAL = "external"
+
+    def of(self, base: str) -> str:
+        """This kind's queue beside `base`, the workflows' queue."""
+        return base if self is WorkQueue.WORKFLOW else f"{base}-{self.value}"
