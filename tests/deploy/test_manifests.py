@@ -146,3 +146,13 @@ def test_the_grafana_dashboard_is_a_dashboard_over_the_provisioned_datasource():
     assert targets and all(t["datasource"]["uid"] == "prometheus" for t in targets)
     provisioned = yaml.safe_load((DEPLOY / "grafana" / "provisioning" / "datasources" / "prometheus.yaml").read_text())
     assert provisioned["datasources"][0]["uid"] == "prometheus"
+
+
+def test_compose_probes_and_scrapes_the_ports_the_image_listens_on():
+    image_env = dict(re.findall(r"(CYBERINS_[A-Z_]+)=(\S+)", (DEPLOY / "Dockerfile").read_text()))
+    assert image_env["CYBERINS_WORKER_HOST"] == "0.0.0.0"  # reachable by Prometheus from its container
+    worker_probe = " ".join(_compose()["services"]["worker"]["healthcheck"]["test"])
+    assert f":{image_env['CYBERINS_WORKER_HEALTH_PORT']}/ready" in worker_probe
+    scrape = yaml.safe_load((DEPLOY / "prometheus.yml").read_text())["scrape_configs"]
+    worker_job = next(job for job in scrape if job["job_name"] == "cyberins-worker")
+    assert worker_job["dns_sd_configs"][0]["port"] == int(image_env["CYBERINS_WORKER_METRICS_PORT"])
