@@ -20,7 +20,10 @@ ResultT = TypeVar("ResultT")
 
 # Database writes are short; retry them for as long as it takes, rule violations are non-retryable.
 DATABASE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-DATABASE_TIMEOUT = timedelta(seconds=60)
+# The longest write, 10,000 stored findings (monitoring.STORED_WRITE), takes about a second on 2 busy
+# cores. The timeout is also how long a write held by a worker that died waits to be retried: at 60 s
+# it was most of the recovery time after a kill -9 (tests/faults/test_worker_crash.py).
+DATABASE_TIMEOUT = timedelta(seconds=20)
 
 
 @dataclass(frozen=True)
