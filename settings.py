@@ -102,12 +102,20 @@ class Settings(BaseSettings):
     @field_validator("worker_queues")
     @classmethod
     def _known_queues(cls, value: str) -> str:
+        from workflows.queues import WorkQueue
+
         named = [part.strip() for part in value.split(",") if part.strip()]
-        known = ("workflow", "database", "external")
+        known = [kind.value for kind in WorkQueue]
         unknown = [name for name in named if name not in known]
         if unknown or not named:
             raise ValueError(f"name one or more of {', '.join(known)}, comma-separated; not {', '.join(unknown) or 'nothing'}")
         return ",".join(dict.fromkeys(named))
+
+    @property
+    def worker_queue_kinds(self) -> frozenset:
+        from workflows.queues import WorkQueue
+
+        return frozenset(WorkQueue(name) for name in self.worker_queues.split(","))
 
     @property
     def embedded_database_url(self) -> str:

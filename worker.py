@@ -27,7 +27,7 @@ from workflows.incident import IncidentWorkflow
 from workflows.pilot_deadline import PilotDeadlineWorkflow
 from workflows.policy import PolicyWorkflow
 from workflows.qualification import QualificationWorkflow
-from workflows.queues import WorkQueue
+from workflows.queues import WorkQueue, queue_of
 
 WORKFLOWS = [PolicyWorkflow, IncidentWorkflow, ClaimWorkflow, QualificationWorkflow, PilotDeadlineWorkflow]
 
@@ -94,8 +94,6 @@ CACHED_WORKFLOWS: int = Settings.model_fields["worker_cached_workflows"].default
 GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 
 
-# Activities that call outside parties, on the external queue; every other one writes to PostgreSQL.
-EXTERNAL_ACTIVITIES = frozenset({"pay"})
 # Database activities a worker runs at once, and the connections its pool keeps (as many again may
 # open under load): local activities and the database queue share them.
 DATABASE_SLOTS = 20
@@ -148,8 +146,8 @@ def build_worker(
     runs, and an activity scheduled on the base queue before the split is still served there.
     """
     activities = activities if activities is not None else activities_for(client, sessions, payments)
-    external = [a for a in activities if getattr(a, "__name__", "") in EXTERNAL_ACTIVITIES]
-    database = [a for a in activities if a not in external]
+    external = [a for a in activities if queue_of(a.__name__) is WorkQueue.EXTERNAL]
+    database = [a for a in activities if queue_of(a.__name__) is WorkQueue.DATABASE]
     workers = []
     if WorkQueue.WORKFLOW in queues:
         workers.append(Worker(
@@ -243,7 +241,7 @@ async def _serve() -> None:
             await run_worker(
                 client, sessions, settings.task_queue, shutdown,
                 cached_workflows=settings.worker_cached_workflows, polling=polling,
-                queues=frozenset(WorkQueue(name) for name in settings.worker_queues.split(",")),
+                queues=settings.worker_queue_kinds,
                 external_per_second=settings.external_per_second,
             )
     finally:

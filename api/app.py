@@ -15,7 +15,7 @@ from api.problems import install as install_problem_handlers
 from api.problems import problem_response
 from api.routes import claims, incidents, policies, qualifications
 from logs import get_logger
-from observability.health import database_check, run_checks, temporal_check
+from observability.health import database_check, readiness, temporal_check
 from observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from observability.metrics import ApiMetrics
 
@@ -151,11 +151,10 @@ def create_app(services: Services | None = None, *, connect=None) -> FastAPI:
     )
     async def ready(request: Request) -> JSONResponse:
         services: Services = request.app.state.services
-        results = await run_checks({
+        status, body = await readiness({
             "database": database_check(services.sessions), "temporal": temporal_check(services.temporal),
         })
-        ok = all(result == "ok" for result in results.values())
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": results}, status_code=200 if ok else 503)
+        return JSONResponse(body, status_code=status)
 
     metrics = ApiMetrics()
 

@@ -104,9 +104,15 @@ async def _on_http(request: Request, error: StarletteHTTPException) -> JSONRespo
     )
 
 
+def _route(request: Request) -> str | None:
+    """The route template for a log line, never the path: a path carries ids."""
+    route = request.scope.get("route")
+    return route.path if route else None
+
+
 async def _on_database_busy(request: Request, error: PoolTimeout) -> JSONResponse:
     """Every database connection stayed in use past the pool's timeout: a load to come back from."""
-    log.warning("api_database_busy", path=request.scope.get("route").path if request.scope.get("route") else None)
+    log.warning("api_database_busy", path=_route(request))
     return problem_response(
         503, "database_busy", "the service is too busy to reach its database; retry shortly with the same key",
         {"Retry-After": "1"},
@@ -119,7 +125,7 @@ async def _on_database_error(request: Request, error: DBAPIError) -> JSONRespons
     fault of ours."""
     if not error.connection_invalidated:
         return await _on_unexpected(request, error)
-    log.warning("api_database_connection_lost", path=request.scope.get("route").path if request.scope.get("route") else None)
+    log.warning("api_database_connection_lost", path=_route(request))
     return problem_response(
         503, "database_unavailable", "the connection to the database was lost; retry shortly with the same key",
         {"Retry-After": "1"},
@@ -127,7 +133,7 @@ async def _on_database_error(request: Request, error: DBAPIError) -> JSONRespons
 
 
 async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
-    log.exception("api_unexpected_error", path=request.scope.get("route").path if request.scope.get("route") else None)
+    log.exception("api_unexpected_error", path=_route(request))
     return problem_response(500, "internal_error", "something went wrong on our side; retrying with the same Idempotency-Key or webhook-id is safe")
 
 

@@ -30,6 +30,7 @@ class Registration:
 
 
 def _type_name(value: int) -> str:
+    """A type as the server's listing gives it, spelt as `search_attributes.type_name` spells ours."""
     return IndexedValueType.Name(value).removeprefix("INDEXED_VALUE_TYPE_").capitalize()
 
 
@@ -74,6 +75,6 @@ def command() -> None:
     for name in registration.present:
         typer.echo(f"present  {name}")
     if registration.conflicting:
-        wanted = {key.name: _type_name(key.indexed_value_type) for key in search_attributes.ALL}
+        wanted = {key.name: search_attributes.type_name(key) for key in search_attributes.ALL}
         fail("; ".join(f"{name} exists as {have}, the workflows publish {wanted[name]}"
                        for name, have in registration.conflicting.items()))

@@ -168,6 +168,5 @@ def registered_search_attributes() -> list[str]:
     """`--search-attribute Name=Type` for each attribute the workflows upsert."""
     args = []
     for key in search_attributes.ALL:
-        kind = {"KEYWORD": "Keyword", "INT": "Int", "BOOL": "Bool"}[key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_")]
-        args += ["--search-attribute", f"{key.name}={kind}"]
+        args += ["--search-attribute", f"{key.name}={search_attributes.type_name(key)}"]
     return args

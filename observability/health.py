@@ -41,6 +41,13 @@ async def run_checks(checks: Mapping[str, Check]) -> dict[str, str]:
     return dict(zip(names, results, strict=True))
 
 
+async def readiness(checks: Mapping[str, Check]) -> tuple[int, dict]:
+    """The status and body of a readiness answer: 200 when every check is ok, else 503 naming them."""
+    results = await run_checks(checks)
+    ready = all(result == "ok" for result in results.values())
+    return (200 if ready else 503), {"status": "ready" if ready else "not_ready", "checks": results}
+
+
 def database_check(sessions: async_sessionmaker[AsyncSession]) -> Check:
     async def check() -> str | None:
         async with sessions() as session:
@@ -102,6 +109,4 @@ class HealthServer:
             return 405, {"error": "GET only"}
         if path == "/health":
             return 200, {"status": "ok"}
-        results = await run_checks(self.checks)
-        ready = all(result == "ok" for result in results.values())
-        return (200 if ready else 503), {"status": "ready" if ready else "not_ready", "checks": results}
+        return await readiness(self.checks)

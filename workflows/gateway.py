@@ -14,7 +14,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.messages import Notification, Party
     from activities.policy import PolicyActivities
-    from workflows.queues import WorkQueue
+    from workflows.queues import queue_of
 
 ResultT = TypeVar("ResultT")
 
@@ -31,7 +31,6 @@ class ActivityOptions:
     start_to_close: timedelta
     retry: RetryPolicy
     heartbeat: timedelta | None = None
-    queue: WorkQueue = WorkQueue.DATABASE
 
 
 DATABASE = ActivityOptions(start_to_close=DATABASE_TIMEOUT, retry=DATABASE_RETRY)
@@ -43,7 +42,6 @@ PAYMENT = ActivityOptions(
     start_to_close=timedelta(seconds=30),
     heartbeat=timedelta(seconds=10),
     retry=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=60)),
-    queue=WorkQueue.EXTERNAL,
 )
 
 
@@ -79,7 +77,7 @@ class ActivityGateway:
             return await workflow.execute_activity_method(
                 method,
                 arg,
-                task_queue=options.queue.of(workflow.info().task_queue),
+                task_queue=queue_of(method.__name__).of(workflow.info().task_queue),
                 start_to_close_timeout=options.start_to_close,
                 heartbeat_timeout=options.heartbeat,
                 retry_policy=options.retry,

@@ -8,7 +8,8 @@ API and the CLI start them); their activities go to a queue of their kind beside
 
 A worker process polls all three unless CYBERINS_WORKER_QUEUES names fewer, so each kind can be
 scaled, or kept from a host, on its own. An activity scheduled on the base queue by a workflow from
-before the split is still served there.
+before the split is still served there. Which queue an activity goes to is decided here alone: the
+workflows schedule by it and the worker registers by it.
 """
 
 from __future__ import annotations
@@ -24,3 +25,11 @@ class WorkQueue(StrEnum):
     def of(self, base: str) -> str:
         """This kind's queue beside `base`, the workflows' queue."""
         return base if self is WorkQueue.WORKFLOW else f"{base}-{self.value}"
+
+
+# Activities that call outside parties; every other activity writes to PostgreSQL.
+EXTERNAL_ACTIVITIES = frozenset({"pay"})
+
+
+def queue_of(activity_name: str) -> WorkQueue:
+    return WorkQueue.EXTERNAL if activity_name in EXTERNAL_ACTIVITIES else WorkQueue.DATABASE

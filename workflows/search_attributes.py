@@ -25,6 +25,11 @@ ALL = [POLICY_ID, POLICY_PHASE, INDUSTRY, INCIDENT_GRADE, INCIDENT_CATEGORY, CLA
        REPORT_OVERDUE, QUALIFICATION_PHASE]
 
 
+def type_name(key: SearchAttributeKey) -> str:
+    """The type as the Temporal CLI and `temporal operator` spell it: Keyword, Int, Bool."""
+    return key.indexed_value_type.name.removeprefix("INDEXED_VALUE_TYPE_").capitalize()
+
+
 def publish(*pairs: SearchAttributePair) -> None:
     """Upsert from workflow code. Histories recorded before search attributes existed replay without."""
     if workflow.patched("operator-search-attributes"):

@@ -18,13 +18,14 @@ import temporalio.bridge
 from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 
 from cli.search_attributes import register_search_attributes
 from devstack.ports import free_port
 from devstack.processes import spawn, stop, wait_for_health
 from observability.health import HealthServer
 from tests import builders
+from tests.faults.claims import until
 from tests.workflows.support import bind, start_policy
 from workflows import search_attributes
 
@@ -48,15 +49,6 @@ async def _get(url: str) -> httpx.Response:
         return await http.get(url)
 
 
-async def _until_ready(url: str, seconds: float = 60) -> httpx.Response:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while (answer := await _get(url)).status_code != 200:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not ready after {seconds} s: {answer.text}")
-        await asyncio.sleep(0.2)
-    return answer
-
-
 async def test_a_worker_process_serves_health_readiness_and_the_metrics_the_dashboard_charts(
     database_url, dev_server_env, tmp_path
 ):
@@ -74,7 +66,8 @@ async def test_a_worker_process_serves_health_readiness_and_the_metrics_the_dash
     worker = spawn([str(CYBERINS), "worker"], log=log, env=env)
     try:
         wait_for_health(f"http://127.0.0.1:{health}/health", log=log, process=worker)
-        ready = await _until_ready(f"http://127.0.0.1:{health}/ready")
+        ready = await until(lambda: _get(f"http://127.0.0.1:{health}/ready"), lambda answer: answer.status_code == 200,
+                            seconds=60, what="the worker ready")
         assert ready.json() == {"status": "ready", "checks": {"worker": "ok", "database": "ok", "temporal": "ok"}}
 
         handle = await start_policy(client, task_queue)  # workflow tasks and activities on this worker
@@ -122,7 +115,8 @@ async def test_search_attributes_are_registered_once_on_a_new_namespace_and_a_wr
     await client.workflow_service.register_namespace(
         RegisterNamespaceRequest(namespace=namespace, workflow_execution_retention_period=Duration(seconds=86_400))
     )
-    first = await _registered(client, namespace)
+    await _until_namespace(client, namespace)
+    first = await register_search_attributes(client, namespace)
     again = await register_search_attributes(client, namespace)
     assert sorted(first.added) == sorted(key.name for key in search_attributes.ALL)
     assert (again.added, sorted(again.present)) == ([], sorted(first.added))
@@ -140,22 +134,8 @@ async def test_search_attributes_are_registered_once_on_a_new_namespace_and_a_wr
     assert "CyberinsRiskScore" not in conflicted.added
 
 
-async def _until_namespace(client, namespace: str, seconds: float = 30) -> None:
+async def _until_namespace(client, namespace: str) -> None:
     """A namespace just registered reaches the frontend's cache within seconds."""
-    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
-    from temporalio.service import RPCError
-
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        try:
-            await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=namespace))
-            return
-        except RPCError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.2)
-
-
-async def _registered(client, namespace: str):
-    await _until_namespace(client, namespace)
-    return await register_search_attributes(client, namespace)
+    request = DescribeNamespaceRequest(namespace=namespace)
+    await until(lambda: client.workflow_service.describe_namespace(request), lambda _: True, seconds=30,
+                what=f"namespace {namespace}")

@@ -4,8 +4,6 @@ for a worker of the database queue rather than running on the workflows' own."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from pydantic import ValidationError
 
@@ -13,6 +11,7 @@ from sqlalchemy import func, select
 
 from settings import Settings
 from storage.models import ApplicationRow
+from tests.faults.claims import until
 from tests.workflows.support import start_policy
 from worker import build_worker
 from workflows.queues import WorkQueue
@@ -46,26 +45,19 @@ async def test_database_activities_wait_for_a_database_worker_then_run(dev_clien
             described = (await handle.describe()).raw_description.pending_activities
             return [(p.activity_type.name, p.attempt) for p in described]
 
-        assert await _until(pending, lambda now: now == [("record_application", 1)])
+        await until(pending, lambda now: now == [("record_application", 1)], seconds=15, what="the activity pending")
         assert await _applications(session_factory, policy_id) == 0  # scheduled, and nobody has taken it
 
         async with build_worker(dev_client, session_factory, task_queue, queues=frozenset({WorkQueue.DATABASE})):
-            assert await _until(lambda: _applications(session_factory, policy_id), lambda rows: rows == 1)
-            assert await _until(pending, lambda now: "record_application" not in dict(now))
+            await until(lambda: _applications(session_factory, policy_id), lambda rows: rows == 1, seconds=15,
+                        what="the application recorded")
+            await until(pending, lambda now: "record_application" not in dict(now), seconds=15, what="nothing pending")
     await handle.terminate("test over")
 
 
 async def _applications(session_factory, policy_id: str) -> int:
     async with session_factory() as session:
         return await session.scalar(select(func.count()).select_from(ApplicationRow).where(ApplicationRow.policy_id == policy_id))
-
-
-async def _until(read, check, attempts: int = 150):
-    for _ in range(attempts):
-        if check(value := await read()):
-            return True
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never held; last {value}")
 
 
 def test_the_worker_queues_setting_names_what_it_accepts(monkeypatch):
