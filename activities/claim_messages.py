@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.claim import ClaimantKind, ClaimPhase
@@ -32,7 +32,7 @@ class ClaimBasis(_Message):
     schedule: CoverageSchedule | None
     panel_vendor_ids: list[str]
     coverage: CoverageCheck
-    discovered_at: datetime
+    discovered_at: Instant
     forensics: ForensicsReport | None
     overdue_critical_on_exploited_asset: bool = Field(
         description="a critical finding on an exploited asset was open past its deadline at discovery"
@@ -45,27 +45,27 @@ class RecordClaim(_Message):
     policy_id: str
     claimant: ClaimantKind
     third_party: str | None = None
-    opened_at: datetime
+    opened_at: Instant
 
 
 class RecordClaimPhase(_Message):
     claim_id: str
     phase: ClaimPhase
-    at: datetime
+    at: Instant
     reason: str | None = None
 
 
 class RecordLossItems(_Message):
     claim_id: str
     items: list[LossItem]
-    at: datetime
+    at: Instant
 
 
 class RecordLossStatement(_Message):
     claim_id: str
     determination: int = Field(ge=1, description="1 for the first statement, +1 for each re-determination")
     statement: LossStatement
-    at: datetime
+    at: Instant
 
 
 class PayoutInstruction(_Message):
@@ -77,7 +77,7 @@ class PayoutInstruction(_Message):
     amount: Money
     head: CoverageHead | None = Field(default=None, description="set for interim payments")
     interim: bool = False
-    requested_at: datetime
+    requested_at: Instant
 
     @property
     def idempotency_key(self) -> str:
@@ -96,7 +96,7 @@ class RecordSubrogation(_Message):
     liable_party: str = Field(min_length=1, max_length=200)
     basis: str = Field(min_length=1, max_length=2000)
     amount_sought: Money
-    at: datetime
+    at: Instant
 
 
 class ReserveLimits(_Message):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
+from domain.boundaries import Instant, PastInstant
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.messages import Notification, Party
@@ -32,7 +32,7 @@ class IncidentReport(_Message):
     reported_by: Party
     reporter_id: str = Field(min_length=1, max_length=64)
     reference: str = Field(min_length=1, max_length=128)
-    discovered_at: datetime
+    discovered_at: PastInstant
     grade: IncidentGrade
     category: IncidentCategory
     summary: str = Field(min_length=1, max_length=2000, description="what happened; no personal data")
@@ -42,14 +42,14 @@ class IncidentReport(_Message):
 
 class LoadIncidentCover(_Message):
     policy_id: str
-    discovered_at: datetime
+    discovered_at: Instant
 
 
 class IncidentCover(_Message):
     """The policy term in force at discovery (if any) and what the reporting clock needs."""
 
     policy: BoundPolicy | None
-    cancelled_at: datetime | None
+    cancelled_at: Instant | None
     operator_type: OperatorType
     industry: Industry
 
@@ -59,7 +59,7 @@ class RecordIncident(_Message):
     report: IncidentReport
     coverage: CoverageCheck
     term_number: int | None
-    received_at: datetime
+    received_at: Instant
 
 
 class IncidentEventKind(StrEnum):
@@ -87,7 +87,7 @@ class RecordIncidentEvent(_Message):
     incident_id: str
     event_key: str = Field(max_length=300)
     kind: IncidentEventKind
-    at: datetime
+    at: Instant
     actor: str | None = Field(default=None, max_length=64)
     details: dict[str, str | int | bool | None] = Field(default_factory=dict)
     notifications: list[Notification] = Field(
@@ -112,11 +112,11 @@ class RecordCustody(_Message):
     evidence_id: str
     action: CustodyAction
     by: str = Field(min_length=1, max_length=64)
-    at: datetime
+    at: Instant
     note: str | None = None
 
 
 class RecordForensics(_Message):
     incident_id: str
     report: ForensicsReport
-    received_at: datetime
+    received_at: Instant

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.application import PolicyApplication
@@ -47,14 +47,14 @@ class Notification(_Message):
 class RecordApplication(_Message):
     policy_id: str
     application: PolicyApplication
-    received_at: datetime
+    received_at: Instant
 
 
 class RecordAssessment(_Message):
     policy_id: str
     term_number: int
     report: AssessmentReport
-    received_at: datetime
+    received_at: Instant
 
 
 class UnderwritingStage(StrEnum):
@@ -68,7 +68,7 @@ class RecordUnderwriting(_Message):
     stage: UnderwritingStage
     result: UnderwritingResult
     underwriter_id: str | None = None
-    decided_at: datetime
+    decided_at: Instant
 
 
 class RecordQuote(_Message):
@@ -86,7 +86,7 @@ class RecordQuoteStatus(_Message):
     policy_id: str
     quote_id: str
     status: QuoteStatus
-    at: datetime
+    at: Instant
 
 
 class BindPolicy(_Message):
@@ -94,8 +94,8 @@ class BindPolicy(_Message):
 
     policy_id: str
     quote: Quote
-    term_start: datetime
-    term_end: datetime
+    term_start: Instant
+    term_end: Instant
     previous_policy_number: str | None = Field(
         default=None, description="a renewal keeps its policy number"
     )
@@ -103,7 +103,7 @@ class BindPolicy(_Message):
 
 class ReceivedFinding(_Message):
     finding: MonitoringFinding
-    received_at: datetime
+    received_at: Instant
 
 
 class RecordFindings(_Message):
@@ -118,7 +118,7 @@ class ReceivedBatch(_Message):
 
     batch_id: str = Field(min_length=1, max_length=64)
     findings: int = Field(ge=1)
-    received_at: datetime
+    received_at: Instant
 
 
 class RecordFindingBatches(_Message):
@@ -134,7 +134,7 @@ class Escalation(_Message):
     policy_id: str
     vendor_event_id: str
     asset: str
-    detected_at: datetime
+    detected_at: Instant
 
 
 class FindingIntake(_Message):
@@ -142,7 +142,7 @@ class FindingIntake(_Message):
     duplicates: int
     escalations: list[Escalation]
     summary: FindingSummary
-    next_due_at: datetime | None
+    next_due_at: Instant | None
 
 
 class ResolveFinding(_Message):
@@ -151,7 +151,7 @@ class ResolveFinding(_Message):
     vendor_event_id: str
     resolution: Resolution
     note: str | None = None
-    at: datetime
+    at: Instant
 
 
 class VerifyFix(_Message):
@@ -160,7 +160,7 @@ class VerifyFix(_Message):
     vendor_event_id: str
     vendor_id: str
     fix_confirmed: bool
-    at: datetime
+    at: Instant
 
 
 class FindingChanged(_Message):
@@ -168,20 +168,20 @@ class FindingChanged(_Message):
     previous_status: FindingStatus
     status: FindingStatus
     summary: FindingSummary
-    next_due_at: datetime | None
+    next_due_at: Instant | None
 
 
 class SweepRemediation(_Message):
     policy_id: str
     term_number: int
-    now: datetime
+    now: Instant
 
 
 class SweepResult(_Message):
     reminders_sent: int
     newly_overdue: int
     summary: FindingSummary
-    next_due_at: datetime | None
+    next_due_at: Instant | None
 
 
 class RecordEndorsement(_Message):
@@ -194,7 +194,7 @@ class RecordEndorsement(_Message):
     new_sublimit: Money
     additional_premium: Money
     return_premium: Money
-    effective_at: datetime
+    effective_at: Instant
 
 
 class RecordCancellation(_Message):
@@ -203,7 +203,7 @@ class RecordCancellation(_Message):
     term_number: int
     cancelled_by: CancellingParty
     reason: str
-    effective_at: datetime
+    effective_at: Instant
     return_premium: Money
 
 
@@ -213,5 +213,5 @@ class RecordPolicyPhase(_Message):
     policy_id: str
     term_number: int
     phase: PolicyPhase
-    at: datetime
+    at: Instant
     reason: str | None = None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
@@ -22,9 +22,9 @@ class RecordPilotDeadline(BaseModel):
     deadline: PilotDeadline
     reminders_sent: int
     overdue: bool
-    filed_at: datetime | None = None
+    filed_at: Instant | None = None
     filed_reference: str | None = None
-    at: datetime
+    at: Instant
 
 
 class PilotNotice(BaseModel):

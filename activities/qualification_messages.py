@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.messages import Party
@@ -46,7 +46,7 @@ class QualificationEventKind(StrEnum):
 class RecordQualification(_Message):
     qualification_id: str
     application: QualificationApplication
-    at: datetime
+    at: Instant
 
 
 class RecordQualificationEvent(_Message):
@@ -55,18 +55,18 @@ class RecordQualificationEvent(_Message):
     qualification_id: str
     event_key: str
     kind: QualificationEventKind
-    at: datetime
+    at: Instant
     actor: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
     phase: QualificationPhase
     policy_id: str | None = None
-    qualified_until: datetime | None = None
+    qualified_until: Instant | None = None
 
 
 class IssueIntentForm(_Message):
     qualification_id: str
     application: QualificationApplication
-    at: datetime
+    at: Instant
 
 
 class IntentForm(_Message):
@@ -80,8 +80,8 @@ class CheckPolicyProofs(_Message):
     application: QualificationApplication
     proofs: PolicyProofs
     rules: QualificationRules
-    at: datetime
-    qualified_until: datetime | None = None  # renewal proofs may name a term that starts when this ends
+    at: Instant
+    qualified_until: Instant | None = None  # renewal proofs may name a term that starts when this ends
 
 
 class PolicyProofsChecked(_Message):
@@ -94,7 +94,7 @@ class RecordCertificate(_Message):
     submission: int
     certificate: MlpsCertificate
     verification: Verification
-    at: datetime
+    at: Instant
 
 
 class RecheckPolicy(_Message):
@@ -102,7 +102,7 @@ class RecheckPolicy(_Message):
     application: QualificationApplication
     policy_number: str
     rules: QualificationRules
-    at: datetime
+    at: Instant
 
 
 class QualificationNotice(_Message):

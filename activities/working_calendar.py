@@ -3,8 +3,8 @@ schedule must not change a deadline a running workflow has already set."""
 
 from __future__ import annotations
 
-from datetime import datetime
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -17,7 +17,7 @@ from domain.working_calendar import BusinessDeadline, business_deadline
 class WorkingDeadlineRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    start: datetime
+    start: Instant
     working_days: int
 
 

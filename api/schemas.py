@@ -6,9 +6,9 @@ the caller's key instead of trusting the body.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
+from domain.boundaries import PastInstant
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.application import PolicyApplication
@@ -17,7 +17,7 @@ from domain.incident import IncidentCategory, IncidentGrade
 from workflows.incident_messages import ProgressKind
 
 PartyId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
-ObjectId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+ObjectId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="an id this service made, e.g. pol-3f2a9c41b7d0")]
 MAX_BATCH_FINDINGS = 50_000
 
 
@@ -59,7 +59,7 @@ class CancellationBody(_Body):
 
 
 class PolicyFinding(MonitoringFinding):
-    policy_id: str = Field(min_length=1, max_length=64)
+    policy_id: ObjectId
 
 
 class FindingsBatch(_Body):
@@ -80,9 +80,9 @@ class FindingsAccepted(_Body):
 
 
 class IncidentReportBody(_Body):
-    policy_id: str = Field(min_length=1, max_length=64)
+    policy_id: ObjectId
     reference: str = Field(min_length=1, max_length=128, description="your own id for it: the same reference is the same incident")
-    discovered_at: datetime
+    discovered_at: PastInstant
     grade: IncidentGrade
     category: IncidentCategory
     summary: str = Field(min_length=1, max_length=2000, description="what happened; no personal data")
@@ -93,7 +93,7 @@ class IncidentReportBody(_Body):
 class ProgressBody(_Body):
     event_id: str = Field(min_length=1, max_length=128)
     kind: ProgressKind
-    at: datetime
+    at: PastInstant
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -103,13 +103,13 @@ class Accepted(_Body):
 
 
 class ClaimRequest(_Body):
-    incident_id: str = Field(min_length=1, max_length=128)
+    incident_id: ObjectId
     third_party: str | None = Field(default=None, max_length=200, description="for a liability claim; no personal data")
 
 
 class HistoryEvent(_Body):
     event_id: int
-    at: datetime
+    at: PastInstant
     event: str
     name: str | None = Field(default=None, description="the signal, update, activity or timer concerned")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -12,6 +12,7 @@ from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
+from domain.boundaries import checked_against, first_breach
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 QUERY_TIMEOUT = timedelta(seconds=15)
@@ -26,10 +27,15 @@ def read_document(path: Path, model: type[ModelT], *, what: str, overrides: dict
         fail(f"{path} is not UTF-8 text", EXIT_BAD_INPUT)
     except json.JSONDecodeError as error:
         fail(f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}", EXIT_BAD_INPUT)
+    breach = first_breach(data)
+    if breach is not None:
+        where, reason = breach
+        fail(f"{path} is not a valid {what}:\n  {where}: {reason}", EXIT_BAD_INPUT)
     if overrides and isinstance(data, dict):
         data = {**data, **overrides}
     try:
-        return model.model_validate(data)
+        with checked_against(lambda: datetime.now(UTC)):
+            return model.model_validate(data)
     except ValidationError as error:
         problems = describe_validation_error(error, whole=what)
         fail(f"{path} is not a valid {what}:\n  " + "\n  ".join(problems), EXIT_BAD_INPUT)

@@ -11,11 +11,13 @@ from rich.console import Console
 
 from activities.incident_messages import IncidentReport
 from cli.connection import connect_or_fail
+from cli.errors import EXIT_BAD_INPUT, fail
 from cli.files import query_status, read_document
 from cli.listing import DEFAULT_LIMIT, LIMIT_HELP, MAX_LIMIT, Listing, checked_id, print_listing
 from cli.running import run_async
 from cli.status_view import status_table
-from domain.incident import IncidentCategory, IncidentGrade
+from domain.errors import DomainRuleError
+from domain.incident import IncidentCategory, IncidentGrade, check_discovery
 from settings import get_settings
 from workflows import search_attributes as sa
 from workflows.incident_messages import IncidentStatus, incident_workflow_id
@@ -48,6 +50,10 @@ def report(
             datetime.now(timezone.utc).isoformat() if discovered_at == "now" else discovered_at
         )
     incident = read_document(file, IncidentReport, what="incident report", overrides=overrides)
+    try:
+        check_discovery(incident.discovered_at, datetime.now(timezone.utc))
+    except DomainRuleError as error:
+        fail(f"discovered_at: {error.message}", EXIT_BAD_INPUT)
     run_async(_report(incident))
 
 

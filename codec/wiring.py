@@ -12,11 +12,11 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from codec import keyring as keyrings
 from codec.aes import AesGcmPayloadCodec
+from codec.converter import boundary_data_converter
 
 if TYPE_CHECKING:
     from settings import Settings
@@ -79,11 +79,11 @@ def protected_data_converter(codec: AesGcmPayloadCodec | None) -> DataConverter:
     """Pydantic payloads through the codec; failure messages and stack traces moved into an encoded
     payload too, since an error can quote the value that caused it."""
     if codec is None:
-        return pydantic_data_converter
+        return boundary_data_converter
     if not codec.encrypts:
-        return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
+        return dataclasses.replace(boundary_data_converter, payload_codec=codec)
     return dataclasses.replace(
-        pydantic_data_converter,
+        boundary_data_converter,
         payload_codec=codec,
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -35,7 +35,15 @@ def validate_uscc(code: str) -> str:
 
 
 # A credit code as a field type: upper-cased and checked where it is declared.
-UnifiedSocialCreditCode = Annotated[str, AfterValidator(validate_uscc)]
+USCC_PATTERN = r"^\s*[0-9A-HJ-NPQRTUWXYa-hj-npqrtuwxy]{18}\s*$"  # the schema's word; validate_uscc is the rule
+UnifiedSocialCreditCode = Annotated[
+    str,
+    AfterValidator(validate_uscc),
+    Field(
+        description="unified social credit code (统一社会信用代码, GB 32100-2015): 18 characters with its check character",
+        json_schema_extra={"pattern": USCC_PATTERN},
+    ),
+]
 
 
 class InformationSystem(BaseModel):
@@ -50,17 +58,12 @@ class Organisation(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    unified_social_credit_code: str
+    unified_social_credit_code: UnifiedSocialCreditCode
     industry: Industry
     revenue_band: RevenueBand
     operates_critical_infrastructure: bool = False
     is_state_organ: bool = False
     systems: list[InformationSystem] = Field(min_length=1)
-
-    @field_validator("unified_social_credit_code")
-    @classmethod
-    def _check_uscc(cls, value: str) -> str:
-        return validate_uscc(value)
 
     @model_validator(mode="after")
     def _unique_system_names(self) -> Organisation:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from domain.boundaries import PastInstant
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.errors import DomainRuleError
@@ -57,7 +58,7 @@ class MonitoringFinding(BaseModel):
     severity: Severity
     asset: str = Field(min_length=1, max_length=255)
     title: str = Field(min_length=1, max_length=500)
-    observed_at: datetime
+    observed_at: PastInstant
     active_compromise: bool = Field(
         default=False, description="the vendor sees signs the asset is already compromised"
     )

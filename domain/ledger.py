@@ -6,8 +6,8 @@ every other claim's hold as used, so claims on one period can never together pay
 
 from __future__ import annotations
 
-from datetime import datetime
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.coverage import CoverageHead
@@ -34,7 +34,7 @@ class ClaimHold(BaseModel):
 
 class TermLedger(BaseModel):
     term_number: int
-    term_end: datetime
+    term_end: Instant
     schedule: CoverageSchedule
     holds: dict[str, ClaimHold] = Field(default_factory=dict)
 

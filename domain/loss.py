@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from domain.boundaries import MAX_FEN
 from domain.coverage import CoverageHead
 from domain.errors import DomainRuleError
 from domain.loss_statement import (
@@ -102,6 +103,7 @@ def _check_claim(schedule: CoverageSchedule, items: list[LossItem], limits_used:
                 "head_not_covered", f"item {item.item_id}: {item.head.value} is not on this policy's schedule"
             )
         _check_item_figures(item)
+    _check_sums_fit(schedule, items)
     bi_items = [item.item_id for item in items if item.head is BI]
     if len(bi_items) > 1:
         raise DomainRuleError(
@@ -118,6 +120,24 @@ def _check_claim(schedule: CoverageSchedule, items: list[LossItem], limits_used:
         if money.currency != expected:
             raise DomainRuleError(
                 "currency_mismatch", f"{where} is in {money.currency}; the policy is in {expected}"
+            )
+
+
+def _check_sums_fit(schedule: CoverageSchedule, items: list[LossItem]) -> None:
+    """Each head's claimed loss must itself be an amount the service can hold (boundaries.MAX_FEN):
+    many items, or a large hourly rate over a long outage, could otherwise sum past it."""
+    claimed: dict[CoverageHead, int] = {}
+    for item in items:
+        if item.amount is not None:
+            claimed[item.head] = claimed.get(item.head, 0) + item.amount.fen
+        elif item.business_interruption is not None and schedule.business_interruption is not None:
+            figures = _bi_figures(item.business_interruption, schedule.business_interruption)
+            claimed[item.head] = claimed.get(item.head, 0) + figures.covered_loss
+    for head, fen in claimed.items():
+        if fen > MAX_FEN:
+            raise DomainRuleError(
+                "claimed_amount_too_large",
+                f"the items on {head.value} claim more than {MAX_FEN} fen together, the most one amount may be",
             )
 
 
@@ -236,7 +256,8 @@ def _bi_figures(
 def _retention(terms: HeadTerms, schedule: CoverageSchedule, conditions: LossConditions) -> Money:
     if not conditions.overdue_critical_on_exploited_asset:
         return terms.retention
-    return terms.retention.scaled_bps(FULL_BPS + schedule.overdue_critical_retention_uplift_bps)
+    raised = terms.retention.fen * (FULL_BPS + schedule.overdue_critical_retention_uplift_bps) // FULL_BPS
+    return Money(fen=min(raised, MAX_FEN), currency=terms.retention.currency)
 
 
 def _head_line(

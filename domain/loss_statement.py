@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from domain.boundaries import Instant, PastInstant
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.coverage import CoverageHead
 from domain.money import Currency, Money, zero
@@ -23,8 +24,8 @@ class BusinessInterruptionLoss(BaseModel):
 
     net_profit_per_hour: Money
     continuing_expenses_per_hour: Money
-    outage_start: AwareDatetime
-    outage_end: AwareDatetime
+    outage_start: PastInstant
+    outage_end: Instant
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> BusinessInterruptionLoss:
@@ -60,7 +61,7 @@ class LossConditions(BaseModel):
 
     state_backed_attack: bool = False
     war_exclusion_applies: bool = False
-    first_intrusion_at: AwareDatetime | None = None
+    first_intrusion_at: PastInstant | None = None
     known_before_inception: bool = False
     consented_non_panel_vendor_ids: list[str] = Field(default_factory=list)
     ransom_paid_with_insurer_consent: bool = False

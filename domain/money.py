@@ -6,13 +6,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.boundaries import MAX_FEN, Fen
+
 Currency = Literal["CNY"]
 
 
 class Money(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    fen: int = Field(ge=0, description="Amount in fen (1/100 yuan)")
+    fen: Fen = Field(description=f"Amount in fen (1/100 yuan), a whole number from 0 to {MAX_FEN} (¥10 trillion)")
     currency: Currency = "CNY"
 
     @classmethod

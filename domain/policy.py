@@ -6,6 +6,7 @@ import calendar
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.coverage import CoverageHead, Industry
@@ -52,8 +53,8 @@ class Quote(BaseModel):
     required_remediations: list[RequiredRemediation] = Field(default_factory=list)
     product_notes: list[str] = Field(default_factory=list)
     risk_score: int
-    issued_at: datetime
-    expires_at: datetime
+    issued_at: Instant
+    expires_at: Instant
 
 
 class BoundPolicy(BaseModel):
@@ -61,8 +62,8 @@ class BoundPolicy(BaseModel):
 
     policy_number: str
     term_number: int
-    term_start: datetime
-    term_end: datetime
+    term_start: Instant
+    term_end: Instant
     annual_premium: Money
     schedule: CoverageSchedule
     risk_score: int = Field(description="the score at binding")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.application import UnifiedSocialCreditCode
@@ -69,7 +70,7 @@ class QualificationRules(BaseModel):
 class QualificationApplication(BaseModel):
     """What a provider submits on the platform (an existing provider too, from its console)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     provider_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     unified_social_credit_code: UnifiedSocialCreditCode
@@ -82,7 +83,7 @@ class QualificationApplication(BaseModel):
 class Document(BaseModel):
     """A file the provider uploaded elsewhere, named by its digest so that it cannot be swapped."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     document_id: str = Field(min_length=1, max_length=128)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
@@ -93,7 +94,7 @@ class PolicyProofs(BaseModel):
     """The four proofs: policy number, the insurer's enterprise inquiry form (企业问询单), the system
     assessment report (系统测评报告) and the policy document."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     policy_number: str = Field(min_length=1, max_length=32)
     inquiry_form: Document
@@ -102,7 +103,7 @@ class PolicyProofs(BaseModel):
 
 
 class MlpsCertificate(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     certificate_number: str = Field(min_length=1, max_length=64)
     system_name: str = Field(min_length=1, max_length=200)
@@ -123,8 +124,8 @@ class PolicyFacts(BaseModel):
     insurer_id: str | None = None
     phase: PolicyPhase | None = None
     term_number: int | None = None
-    term_start: datetime | None = None
-    term_end: datetime | None = None
+    term_start: Instant | None = None
+    term_end: Instant | None = None
     heads: frozenset[CoverageHead] = frozenset()
     cancelled: bool = False
 
@@ -140,7 +141,7 @@ class Verification(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     problems: list[ProofProblem] = Field(default_factory=list)
-    valid_until: datetime | None = None
+    valid_until: Instant | None = None
 
     @property
     def passed(self) -> bool:

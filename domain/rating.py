@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.application import PolicyApplication
+from domain.boundaries import MAX_FEN
 from domain.assessment import AssessmentReport, MlpsOutcome
 from domain.coverage import CoverageHead
 from domain.findings import FindingSummary, Severity
@@ -117,7 +118,7 @@ def premium_for(application: PolicyApplication, score: int, rules: RatingRules, 
             base += request.limit.fen * rules.head_rate_bps.get(request.head, 100) // 10_000
     loaded = base * industry_bps // 10_000 * (10_000 + score * rules.risk_loading_bps_per_point) // 10_000
     currency = application.aggregate_limit.currency
-    return Money(fen=max(loaded, rules.minimum_premium.fen), currency=currency)
+    return Money(fen=min(max(loaded, rules.minimum_premium.fen), MAX_FEN), currency=currency)
 
 
 def underwrite(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.errors import DomainRuleError
@@ -59,7 +60,7 @@ class WorkingCalendar(BaseModel):
 class BusinessDeadline(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    due: datetime
+    due: Instant
     working_days: int
     provisional: bool = Field(description="counted Monday to Friday through a year the calendar has no data for")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.money import Money
@@ -22,7 +22,7 @@ class PayoutOrder(BaseModel):
     amount: Money
     head: str | None = None
     interim: bool = False
-    requested_at: datetime
+    requested_at: Instant
 
 
 class PaymentConfirmation(BaseModel):
@@ -33,5 +33,5 @@ class PaymentConfirmation(BaseModel):
     idempotency_key: str
     payment_reference: str = Field(max_length=32)
     amount: Money
-    accepted_at: datetime
+    accepted_at: Instant
     replayed: bool = Field(default=False, description="True when the key had been accepted before")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.messages import ReceivedBatch, ReceivedFinding
@@ -35,11 +35,11 @@ class UnderwritingCase(BaseModel):
     """
 
     term_number: int
-    term_start: datetime | None = Field(default=None, description="known at renewal: the old term's end")
+    term_start: Instant | None = Field(default=None, description="known at renewal: the old term's end")
     vendor_id: str
     vendors_tried: list[str] = Field(default_factory=list)
     assessment_attempt: int = 1
-    assessment_due_at: datetime | None = None
+    assessment_due_at: Instant | None = None
     assessment_inbox: AssessmentReport | None = None
     assessment: AssessmentReport | None = None
     automatic: UnderwritingResult | None = None
@@ -72,13 +72,13 @@ class PolicyState(BaseModel):
     monitoring_vendor_id: str | None = None
     premium_charged: Money | None = None
     findings: FindingSummary = Field(default_factory=FindingSummary)
-    next_finding_due_at: datetime | None = None
+    next_finding_due_at: Instant | None = None
     pending_findings: list[ReceivedFinding] = Field(default_factory=list)
     pending_batches: list[ReceivedBatch] = Field(default_factory=list)
     findings_ignored: int = 0
     endorsement_ids: list[str] = Field(default_factory=list, max_length=1000)
     ledgers: dict[int, TermLedger] = Field(default_factory=dict, description="limits per policy period")
-    runoff_ends: datetime | None = None
+    runoff_ends: Instant | None = None
     risk_score: int | None = None
     terms_completed: int = 0
     closing_reason: str | None = None
@@ -240,7 +240,7 @@ class CancellationRequest(_Message):
 
 
 class CancellationReceipt(_Message):
-    effective_at: datetime
+    effective_at: Instant
     return_premium: Money
 
 
@@ -250,8 +250,8 @@ class PolicyStatus(_Message):
     term_number: int
     vendor_id: str
     policy_number: str | None
-    term_start: datetime | None
-    term_end: datetime | None
+    term_start: Instant | None
+    term_end: Instant | None
     risk_score: int | None
     decision: Decision | None
     reasons: list[str]

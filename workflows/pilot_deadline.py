@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 
@@ -44,7 +45,7 @@ class PilotDeadlineStatus(BaseModel):
     deadline: PilotDeadline
     reminders_sent: int
     overdue: bool
-    filed_at: datetime | None
+    filed_at: Instant | None
     filed_reference: str | None
 
 
@@ -104,7 +105,8 @@ class PilotDeadlineWorkflow:
         )
 
     async def _record(self) -> None:
-        await self.gateway.call(
+        """Bookkeeping: a state the database refuses is logged, and the deadline is kept regardless."""
+        await self.gateway.record(
             PilotActivities.record_pilot_deadline,
             RecordPilotDeadline(deadline=self.deadline, reminders_sent=self.reminders_sent, overdue=self.overdue,
                                 filed_at=self.filed_at, filed_reference=self.filed_reference, at=workflow.now()),
@@ -112,7 +114,7 @@ class PilotDeadlineWorkflow:
         )
 
     async def _notify(self, kind: str, key: str, *, days_before: int | None = None) -> None:
-        await self.gateway.call(
+        await self.gateway.record(
             PilotActivities.notify_pilot,
             PilotNotice(deadline=self.deadline, kind=kind, key=key, days_before=days_before),
             summary=f"notify operators: {kind}",

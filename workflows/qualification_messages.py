@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 
+from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.qualification import (
@@ -36,18 +36,18 @@ class _Message(BaseModel):
 class ContactDue(BaseModel):
     """One service level: who must make contact, by when, and what has happened."""
 
-    due: datetime
+    due: Instant
     provisional: bool = False
     reminded: bool = False
     escalated: bool = False
-    done_at: datetime | None = None
+    done_at: Instant | None = None
 
 
 class QualificationState(BaseModel):
     """Everything the workflow carries through continue-as-new."""
 
     phase: QualificationPhase = QualificationPhase.PLATFORM_REVIEW
-    applied_at: datetime | None = None
+    applied_at: Instant | None = None
     platform_contact: ContactDue | None = None
     platform_decision_reason: str | None = None
     intent_id: str | None = None
@@ -56,7 +56,7 @@ class QualificationState(BaseModel):
     last_problems: list[ProofProblem] = Field(default_factory=list)
     policy_number: str | None = None
     policy_id: str | None = None
-    qualified_until: datetime | None = None
+    qualified_until: Instant | None = None
     qualified_times: int = 0
     suspended_reason: str | None = None
     reminders_sent: list[str] = Field(default_factory=list, description="renewal reminders already sent, by key")
@@ -104,13 +104,13 @@ class QualificationStatus(BaseModel):
     provider_id: str
     proof_path: ProofPath
     phase: QualificationPhase
-    applied_at: datetime | None
+    applied_at: Instant | None
     platform_contact: ContactDue | None
     intent_id: str | None
     insurer_contact: ContactDue | None
     submissions: int
     last_problems: list[ProofProblem]
     policy_number: str | None
-    qualified_until: datetime | None
+    qualified_until: Instant | None
     suspended_reason: str | None
     closing_reason: str | None

@@ -11,6 +11,7 @@ from fastapi import Path, Query
 from api.context import Call, ObjectKind
 from api.history import read_history
 from api.schemas import History, PageOfIds
+from domain.boundaries import TEXT_PATTERN
 from storage.unit_of_work import UnitOfWork
 
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,128}$"
@@ -18,7 +19,7 @@ PolicyIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. pol-3f2
 IncidentIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. inc-…")]
 ClaimIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. clm-…")]
 QualificationIdPath = Annotated[str, Path(pattern=ID_PATTERN, description="e.g. qual-…")]
-EventIdPath = Annotated[str, Path(min_length=1, max_length=128)]
+EventIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=TEXT_PATTERN, description="the vendor's event id")]
 After = Annotated[str | None, Query(max_length=128, pattern=r"^[A-Za-z0-9_.-]+$", description="the last id of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 HistoryLimit = Annotated[int, Query(ge=1, le=2000)]

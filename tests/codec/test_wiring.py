@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DefaultFailureConverter, DefaultFailureConverterWithEncodedAttributes
 
+from codec.converter import boundary_data_converter
 from codec.keyring import ensure_file
 from codec.wiring import PayloadKeysMissing, configured_keyring, data_converter_for
 from settings import Settings
@@ -19,7 +19,7 @@ def test_keys_give_the_pydantic_converter_with_the_codec_and_encoded_failures(tm
     converter = data_converter_for(
         encrypting_settings(keyring("k1"), state_dir=tmp_path), "prod.example:7233"
     )
-    assert converter.payload_converter_class is pydantic_data_converter.payload_converter_class
+    assert converter.payload_converter_class is boundary_data_converter.payload_converter_class
     assert converter.payload_codec is not None and converter.payload_codec.encrypts
     # message and stack trace moved into an encrypted payload
     assert isinstance(converter.failure_converter, DefaultFailureConverterWithEncodedAttributes)
@@ -28,7 +28,7 @@ def test_keys_give_the_pydantic_converter_with_the_codec_and_encoded_failures(tm
 def test_no_keys_leave_the_converter_unchanged(tmp_path) -> None:
     assert (
         data_converter_for(Settings(state_dir=tmp_path, encrypt_payloads=None, payload_keys=None), DEV)
-        is pydantic_data_converter
+        is boundary_data_converter
     )
 
 

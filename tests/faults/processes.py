@@ -18,8 +18,8 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, DescribeTaskQueueRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from codec.converter import boundary_data_converter
 from devstack import processes
 from workflows import search_attributes
 
@@ -179,7 +179,7 @@ class DevServer:
             if not self.process.alive():
                 raise RuntimeError(f"the dev server exited:\n{self.process.tail()}")
             try:
-                client = await Client.connect(self.address, data_converter=pydantic_data_converter)
+                client = await Client.connect(self.address, data_converter=boundary_data_converter)
                 await client.workflow_service.describe_namespace(
                     DescribeNamespaceRequest(namespace="default")
                 )

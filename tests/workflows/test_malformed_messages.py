@@ -23,9 +23,10 @@ async def test_a_malformed_update_is_refused_and_a_malformed_signal_dropped(
 
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update("resolve_finding", {"vendor_event_id": "ok-1", "resolution": "shrugged"})
-        # The SDK's refusal says decoding failed; its cause names the field and the allowed values.
-        assert "Failed decoding arguments" in str(refused.value.cause)
-        assert "resolution" in str(refused.value.cause.cause) and "fixed" in str(refused.value.cause.cause)
+        # The boundary converter refuses it as invalid input, naming the field and the allowed values.
+        cause = refused.value.cause
+        assert cause.type == "InvalidInput" and cause.non_retryable
+        assert "resolution" in cause.message and "fixed" in cause.message
 
         await handle.signal("report_findings", {"vendor_id": "vendor-a", "findings": [{"severity": "apocalyptic"}]})
         await handle.signal("findings_stored", {"vendor_id": "vendor-a", "batches": [{"batch_id": "", "findings": 0}]})
