@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.claim import ClaimActivities
+from activities.failures import ActivityFailures
 from activities.incident import IncidentActivities
 from activities.ledger import LedgerActivities
 from activities.pilot import PilotActivities
@@ -144,25 +145,30 @@ def build_worker(
 
     The workflow worker registers every activity too: local activities run where their workflow
     runs, and an activity scheduled on the base queue before the split is still served there.
+    Every worker classifies its activities' failures (activities/failures.py): bad data is not retried.
     """
     activities = activities if activities is not None else activities_for(client, sessions, payments)
     external = [a for a in activities if queue_of(a.__name__) is WorkQueue.EXTERNAL]
     database = [a for a in activities if queue_of(a.__name__) is WorkQueue.DATABASE]
+    classified = [ActivityFailures()]
     workers = []
     if WorkQueue.WORKFLOW in queues:
         workers.append(Worker(
             client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_cached_workflows=cached_workflows,
+            interceptors=classified,
         ))
     if WorkQueue.DATABASE in queues:
         workers.append(Worker(
             client, task_queue=WorkQueue.DATABASE.of(task_queue), activities=database,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_concurrent_activities=DATABASE_SLOTS,
+            interceptors=classified,
         ))
     if WorkQueue.EXTERNAL in queues:
         workers.append(Worker(
             client, task_queue=WorkQueue.EXTERNAL.of(task_queue), activities=external,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_task_queue_activities_per_second=external_per_second,
+            interceptors=classified,
         ))
     if not workers:
         raise ValueError("a worker must serve at least one of the queues: workflow, database, external")

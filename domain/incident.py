@@ -10,6 +10,7 @@ import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from domain.boundaries import CLOCK_SKEW, EARLIEST, Instant, PastInstant, not_in_future
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.errors import DomainRuleError
@@ -158,7 +159,7 @@ class Evidence(BaseModel):
     sha256: str
     size_bytes: int = Field(ge=0)
     collected_by: str = Field(min_length=1, max_length=64)
-    collected_at: datetime
+    collected_at: PastInstant
 
     @field_validator("sha256")
     @classmethod
@@ -180,8 +181,8 @@ class OutageWindow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     system: str = Field(min_length=1, max_length=200)
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
 
     @model_validator(mode="after")
     def _ordered(self) -> OutageWindow:
@@ -198,7 +199,7 @@ class ForensicsReport(BaseModel):
     vendor_id: str = Field(min_length=1, max_length=64)
     root_cause: str = Field(min_length=1, max_length=4000)
     attack_vector: str = Field(min_length=1, max_length=500)
-    first_intrusion_at: datetime
+    first_intrusion_at: PastInstant
     state_backed: bool = False
     attribution_indicators: list[str] = Field(default_factory=list, max_length=200)
     outage_windows: list[OutageWindow] = Field(default_factory=list)
@@ -233,3 +234,31 @@ def panel_candidates(
         if serves_industry and serves_region:
             chosen.append(vendor_id)
     return chosen
+
+
+# -- Times the parties report: what can have happened by the time it is said ------------------------
+
+
+def check_happened(at: datetime, now: datetime, *, what: str) -> None:
+    """A time a party says has passed: with a zone, not before the service's earliest time, and not
+    more than the clock skew ahead of `now` (the API's wall clock, or a workflow's `workflow.now()`)."""
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise DomainRuleError("time_without_zone", f"{what} has no time zone offset")
+    if at < EARLIEST:
+        raise DomainRuleError("time_out_of_range", f"{what} lies before {EARLIEST:%Y-%m-%d}")
+    reason = not_in_future(at, now)
+    if reason:
+        raise DomainRuleError("time_in_future", f"{what} {reason}")
+
+
+def check_discovery(discovered_at: datetime, now: datetime) -> None:
+    """An incident is reported after it is discovered."""
+    check_happened(discovered_at, now, what="the discovery time")
+
+
+def check_response_time(at: datetime, *, discovered_at: datetime, now: datetime, what: str) -> None:
+    """A step of the response (progress, evidence, custody, a filing) happens after the incident was
+    discovered and by now, give or take the clock skew between the parties' clocks and ours."""
+    check_happened(at, now, what=what)
+    if at < discovered_at - CLOCK_SKEW:
+        raise DomainRuleError("before_discovery", f"{what} lies before the incident was discovered")

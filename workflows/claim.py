@@ -18,37 +18,31 @@ with workflow.unsafe.imports_passed_through():
     from activities.claim_messages import (
         ClaimBasis,
         LoadClaimBasis,
-        PayoutInstruction,
         RecordClaim,
         RecordClaimPhase,
         RecordLossItems,
         RecordLossStatement,
         RecordSubrogation,
         ReserveLimits,
-        SettleReservation,
     )
     from activities.ledger import LedgerActivities
     from activities.messages import Party
-    from domain.claim import ClaimPhase, approvals_required, check_approver, check_interim_payment
-    from domain.coverage import CoverageHead
-    from domain.errors import DomainRuleError
+    from domain.boundaries import MAX_FEN
+    from domain.claim import ClaimPhase
+    from domain.incident import check_happened
     from domain.loss_statement import LossStatement
-    from domain.money import Money
     from workflows.claim_messages import (
-        Approval,
         ClaimClosure,
         ClaimState,
         ClaimStatus,
         ClaimWorkflowInput,
         ConditionsUpdate,
-        Denial,
-        InterimPaymentRequest,
         LossItemsSubmission,
-        OfferAnswer,
         SubrogationRequest,
     )
     from workflows import search_attributes
-    from workflows.gateway import PAYMENT, ActivityGateway, condition_or_deadline
+    from workflows.claim_settlement import ClaimSettlement, as_value_error
+    from workflows.gateway import NOT_DONE_IN_TIME, ActivityGateway, Refused, condition_or_deadline
     from workflows.search_attributes import publish, show
 
 REVIEWABLE = (ClaimPhase.GATHERING_LOSS, ClaimPhase.IN_REVIEW)
@@ -57,7 +51,7 @@ REOPEN_NEEDS_DETERMINATION = "reopen-needs-determination"
 
 
 @workflow.defn(name="ClaimWorkflow")
-class ClaimWorkflow:
+class ClaimWorkflow(ClaimSettlement):
     @workflow.init
     def __init__(self, input: ClaimWorkflowInput) -> None:
         self.input = input
@@ -85,9 +79,11 @@ class ClaimWorkflow:
     async def _establish_basis(self) -> None:
         """Is there cover for this incident, and what do forensics say? No cover: rejected, never reviewed."""
         state = self.state
-        basis = await self.gateway.call(
+        basis = await self.gateway.attempt(
             ClaimActivities.load_claim_basis, LoadClaimBasis(incident_id=self.input.incident_id), summary="claim basis"
         )
+        if isinstance(basis, Refused):  # no such incident: the run fails once, saying so; nothing is recorded
+            raise basis.error("claim refused: ")
         state.basis = basis
         self.gateway.policy_id = basis.policy_id
         publish(
@@ -95,7 +91,7 @@ class ClaimWorkflow:
             search_attributes.CLAIM_PHASE.value_set(state.phase.value),
         )
         show("Claim opened: gathering loss items.")
-        await self.gateway.call(
+        recorded = await self.gateway.attempt(
             ClaimActivities.record_claim,
             RecordClaim(
                 claim_id=self.input.claim_id, incident_id=self.input.incident_id, policy_id=basis.policy_id,
@@ -103,6 +99,8 @@ class ClaimWorkflow:
             ),
             summary="record claim",
         )
+        if isinstance(recorded, Refused):
+            raise recorded.error("claim refused: ")
         forensics = basis.forensics
         state.conditions = state.conditions.model_copy(
             update={
@@ -131,7 +129,7 @@ class ClaimWorkflow:
                 raise ApplicationError(
                     f"heads not on the policy's schedule: {', '.join(uncovered)}", type="head_not_covered"
                 )
-            await self.gateway.call(
+            await self.gateway.call_refusable(
                 ClaimActivities.record_loss_items,
                 RecordLossItems(claim_id=self.input.claim_id, items=submission.items, at=workflow.now()),
                 summary=f"record {len(submission.items)} loss items",
@@ -142,7 +140,17 @@ class ClaimWorkflow:
 
     @submit_loss_items.validator
     def _validate_items(self, submission: LossItemsSubmission) -> None:
-        self._reviewable("loss items")
+        items = {**self._reviewable("loss items").items, **{item.item_id: item for item in submission.items}}
+        claimed: dict[str, int] = {}
+        for item in items.values():
+            claimed[item.head.value] = claimed.get(item.head.value, 0) + (item.amount.fen if item.amount else 0)
+        too_much = sorted(head for head, fen in claimed.items() if fen > MAX_FEN)
+        if too_much:  # no statement, hold or payout could carry the sum
+            raise ValueError(f"the items on {', '.join(too_much)} would claim more than {MAX_FEN} fen together")
+        for item in submission.items:
+            if item.business_interruption is not None:
+                as_value_error(check_happened, item.business_interruption.outage_start, workflow.now(),
+                                what=f"the outage of item {item.item_id}")
 
     @workflow.update
     async def set_conditions(self, update: ConditionsUpdate) -> ClaimStatus:
@@ -163,21 +171,30 @@ class ClaimWorkflow:
             state, basis = self.state, self.state.basis
             assert basis is not None and basis.term_number is not None
             determination = state.determination + 1
-            statement = await self.gateway.call_refusable(
-                LedgerActivities.reserve_limits,
-                ReserveLimits(
-                    policy_id=basis.policy_id, term_number=basis.term_number, claim_id=self.input.claim_id,
-                    determination=determination, items=list(state.items.values()), conditions=state.conditions,
-                ),
-                summary=f"determination {determination} against the limits",
-            )
-            await self.gateway.call(
-                ClaimActivities.record_loss_statement,
-                RecordLossStatement(
-                    claim_id=self.input.claim_id, determination=determination, statement=statement, at=workflow.now()
-                ),
-                summary="record loss statement",
-            )
+            statement = None
+            try:
+                statement = await self.gateway.call_refusable(
+                    LedgerActivities.reserve_limits,
+                    ReserveLimits(
+                        policy_id=basis.policy_id, term_number=basis.term_number, claim_id=self.input.claim_id,
+                        determination=determination, items=list(state.items.values()), conditions=state.conditions,
+                    ),
+                    summary=f"determination {determination} against the limits",
+                )
+                await self.gateway.call_refusable(
+                    ClaimActivities.record_loss_statement,
+                    RecordLossStatement(
+                        claim_id=self.input.claim_id, determination=determination, statement=statement, at=workflow.now()
+                    ),
+                    summary="record loss statement",
+                )
+            except ApplicationError as refused:
+                if statement is not None or refused.type == NOT_DONE_IN_TIME:
+                    # The policy may hold this determination now: the next must be a new one, not this
+                    # one answered again, and the current statement is no longer what it holds.
+                    state.determination = determination
+                    await self._back_to_review()
+                raise
             state.determination, state.statement, state.approvals = determination, statement, []
             await self._enter(ClaimPhase.IN_REVIEW)
         return statement
@@ -187,96 +204,9 @@ class ClaimWorkflow:
         if not self._reviewable("a determination").items:
             raise ValueError("there are no loss items to determine")
 
-    # -- Review, offer, payment (理赔) ----------------------------------------------------------------
-
-    @workflow.update
-    async def approve(self, approval: Approval) -> ClaimStatus:
-        async with self.lock:
-            state = self.state
-            state.approvals = [*state.approvals, approval.approver_id]
-            assert state.statement is not None
-            if len(state.approvals) >= approvals_required(state.statement.total_payable, self.rules):
-                await self._enter(ClaimPhase.OFFERED)
-                await self._notify("claim_offer", Party.INSURED)
-        return self.status()
-
-    @approve.validator
-    def _validate_approval(self, approval: Approval) -> None:
-        state = self.state
-        if state.phase is not ClaimPhase.IN_REVIEW or state.statement is None:
-            raise ValueError(f"the claim is {state.phase.value}; only a determined claim in review can be approved")
-        _as_value_error(check_approver, state.approvals, approval.approver_id)
-
-    @workflow.update
-    async def deny(self, denial: Denial) -> ClaimStatus:
-        async with self.lock:
-            await self._settle(final=True)
-            await self._enter(ClaimPhase.CLOSED, f"denied by {denial.approver_id}: {'; '.join(denial.reasons)}")
-        return self.status()
-
-    @deny.validator
-    def _validate_denial(self, denial: Denial) -> None:
-        if self.state.phase.is_terminal or self.state.phase is ClaimPhase.PAYING:
-            raise ValueError(f"the claim is {self.state.phase.value}; it cannot be denied now")
-
-    @workflow.update
-    async def accept_offer(self, answer: OfferAnswer) -> ClaimStatus:
-        async with self.lock:
-            state = self.state
-            assert state.statement is not None
-            await self._enter(ClaimPhase.PAYING)
-            balance = state.statement.total_payable.fen - state.paid_fen
-            if balance > 0:
-                await self._pay(Money(fen=balance, currency=state.statement.currency))
-            await self._settle(final=True)
-            await self._enter(ClaimPhase.CLOSED, "settled: offer accepted and paid")
-        return self.status()
-
-    @accept_offer.validator
-    def _validate_acceptance(self, answer: OfferAnswer) -> None:
-        if self.state.phase is not ClaimPhase.OFFERED:
-            raise ValueError(f"the claim is {self.state.phase.value}; there is no approved offer to accept")
-
-    @workflow.update
-    async def dispute_offer(self, answer: OfferAnswer) -> ClaimStatus:
-        async with self.lock:
-            self.state.disputes = [*self.state.disputes, answer.reason or "disputed"]
-            self.state.approvals = []
-            await self._enter(ClaimPhase.IN_REVIEW, f"disputed: {answer.reason}")
-            await self._notify("claim_disputed", Party.INSURER, key=str(len(self.state.disputes)))
-        return self.status()
-
-    @dispute_offer.validator
-    def _validate_dispute(self, answer: OfferAnswer) -> None:
-        if self.state.phase is not ClaimPhase.OFFERED:
-            raise ValueError(f"the claim is {self.state.phase.value}; there is no offer to dispute")
-        if not answer.reason:
-            raise ValueError("a dispute needs a reason")
-
-    @workflow.update
-    async def interim_payment(self, request: InterimPaymentRequest) -> ClaimStatus:
-        async with self.lock:
-            await self._pay(request.amount, head=request.head)
-            self.state.interim_paid[request.head] = self.state.interim_paid.get(request.head, 0) + request.amount.fen
-            await self._settle(final=False)
-        return self.status()
-
-    @interim_payment.validator
-    def _validate_interim(self, request: InterimPaymentRequest) -> None:
-        state = self.state
-        if state.phase is not ClaimPhase.IN_REVIEW or state.statement is None:
-            raise ValueError("interim payments follow a determination, while the claim is in review")
-        line = state.statement.line_for(request.head)
-        payable = line.payable if line else Money(fen=0, currency=state.statement.currency)
-        paid = Money(fen=state.interim_paid.get(request.head, 0), currency=payable.currency)
-        _as_value_error(
-            check_interim_payment, request.head, request.amount, payable_on_head=payable, paid_on_head=paid,
-            rules=self.rules,
-        )
-
     @workflow.update
     async def record_subrogation(self, request: SubrogationRequest) -> ClaimStatus:
-        await self.gateway.call(
+        await self.gateway.call_refusable(
             ClaimActivities.record_subrogation,
             RecordSubrogation(
                 claim_id=self.input.claim_id, liable_party=request.liable_party, basis=request.basis,
@@ -348,41 +278,13 @@ class ClaimWorkflow:
         if self.state.phase is ClaimPhase.IN_REVIEW:
             await self._enter(ClaimPhase.GATHERING_LOSS, "facts changed; determine again")
 
-    async def _pay(self, amount: Money, *, head: CoverageHead | None = None) -> None:
-        state = self.state
-        state.payouts += 1
-        await self.gateway.call(
-            ClaimActivities.pay,
-            PayoutInstruction(
-                claim_id=self.input.claim_id, sequence=state.payouts, amount=amount, head=head,
-                interim=head is not None, requested_at=workflow.now(),
-            ),
-            summary=f"payout {state.payouts}",
-            options=PAYMENT,
-        )
-        state.paid_fen += amount.fen
-
-    async def _settle(self, *, final: bool) -> None:
-        basis = self.state.basis
-        if basis is None or basis.term_number is None or self.state.determination == 0:
-            return
-        currency = self.state.statement.currency if self.state.statement else "CNY"
-        await self.gateway.call_refusable(
-            LedgerActivities.settle_reservation,
-            SettleReservation(
-                policy_id=basis.policy_id, term_number=basis.term_number, claim_id=self.input.claim_id,
-                paid=Money(fen=self.state.paid_fen, currency=currency), final=final,
-            ),
-            summary="settle the hold on the limits",
-        )
-
     async def _enter(self, phase: ClaimPhase, reason: str | None = None) -> None:
         self.state.phase = phase
         publish(search_attributes.CLAIM_PHASE.value_set(phase.value))
         show(f"Claim {phase.value.replace('_', ' ')}" + (f": {reason}" if reason else "."))
         if phase.is_terminal:
             self.state.closing_reason = reason
-        await self.gateway.call(
+        await self.gateway.record(
             ClaimActivities.record_claim_phase,
             RecordClaimPhase(claim_id=self.input.claim_id, phase=phase, at=workflow.now(), reason=reason),
             summary=f"claim {phase.value}",
@@ -395,10 +297,3 @@ class ClaimWorkflow:
     def status(self) -> ClaimStatus:
         return self.state.status(self.input.claim_id, self.input.incident_id, self.rules)
 
-
-def _as_value_error(check, *args, **kwargs) -> None:
-    """Validators refuse with ValueError; the domain's checks raise DomainRuleError."""
-    try:
-        check(*args, **kwargs)
-    except DomainRuleError as err:
-        raise ValueError(str(err)) from None

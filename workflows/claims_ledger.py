@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.claim_messages import LedgerPosition, ReserveLimits, SettleReservation
+    from activities.failures import INVALID_DATA, describe_validation_error
     from domain.errors import DomainRuleError
     from domain.ledger import TermLedger
     from domain.loss_statement import LossStatement
@@ -54,6 +56,8 @@ class ClaimsLedger:
             return ledger.determine_and_hold(request.claim_id, request.determination, request.items, request.conditions)
         except DomainRuleError as err:
             raise ApplicationError(err.message, type=err.code, non_retryable=True) from None
+        except ValidationError as err:  # a figure no amount may hold: the update fails, not the policy's task
+            raise ApplicationError(describe_validation_error(err), type=INVALID_DATA, non_retryable=True) from None
 
     def settle(self, request: SettleReservation) -> LedgerPosition:
         ledger = self.state.ledgers[request.term_number]
@@ -61,6 +65,8 @@ class ClaimsLedger:
             ledger.settle(request.claim_id, request.paid, final=request.final)
         except DomainRuleError as err:
             raise ApplicationError(err.message, type=err.code, non_retryable=True) from None
+        except ValidationError as err:
+            raise ApplicationError(describe_validation_error(err), type=INVALID_DATA, non_retryable=True) from None
         return self.position(request.term_number)
 
     def position(self, term_number: int) -> LedgerPosition:

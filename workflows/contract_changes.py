@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Awaitable, Callable
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.messages import RecordCancellation, RecordEndorsement
@@ -57,17 +58,22 @@ class ContractChanges:
         premium = self._premium(request, now)
         previous = policy.schedule.terms_for(request.head)
         assert previous is not None
+        # Taken before the write, so that the same request sent again meanwhile is refused as a repeat.
         state.endorsement_ids.append(request.request_id)
-        await self.gateway.call(
-            PolicyActivities.record_endorsement,
-            RecordEndorsement(
-                policy_id=self.gateway.policy_id, policy_number=policy.policy_number, term_number=policy.term_number,
-                request_id=request.request_id, head=request.head, previous_sublimit=previous.sublimit,
-                new_sublimit=request.new_sublimit, additional_premium=premium.additional_premium,
-                return_premium=premium.return_premium, effective_at=now,
-            ),
-            summary=f"endorse {request.head.value}",
-        )
+        try:
+            await self.gateway.call_refusable(
+                PolicyActivities.record_endorsement,
+                RecordEndorsement(
+                    policy_id=self.gateway.policy_id, policy_number=policy.policy_number, term_number=policy.term_number,
+                    request_id=request.request_id, head=request.head, previous_sublimit=previous.sublimit,
+                    new_sublimit=request.new_sublimit, additional_premium=premium.additional_premium,
+                    return_premium=premium.return_premium, effective_at=now,
+                ),
+                summary=f"endorse {request.head.value}",
+            )
+        except ApplicationError:
+            state.endorsement_ids.remove(request.request_id)  # refused: not applied, so it may come again
+            raise
         state.policy = policy.model_copy(
             update={"schedule": policy.schedule.with_head_limit(request.head, request.new_sublimit)}
         )
@@ -91,7 +97,7 @@ class ContractChanges:
         assert policy is not None and charged is not None
         now = workflow.now()
         returned = pro_rata_return_premium(charged, policy, now)
-        await self.gateway.call(
+        await self.gateway.call_refusable(
             PolicyActivities.record_cancellation,
             RecordCancellation(
                 policy_id=self.gateway.policy_id, policy_number=policy.policy_number, term_number=policy.term_number,

@@ -12,44 +12,35 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.incident import IncidentActivities
     from activities.incident_messages import (
         IncidentEventKind,
         LoadIncidentCover,
-        RecordCustody,
-        RecordForensics,
         RecordIncident,
         RecordIncidentEvent,
-        RegisterEvidence,
     )
     from activities.messages import Party
     from activities.working_calendar import CalendarActivities, WorkingDeadlineRequest
+    from domain.errors import DomainRuleError
     from domain.incident import (
-        ForensicsReport,
         add_working_days,
         check_coverage,
+        check_discovery,
         panel_candidates,
         report_deadline,
     )
     from workflows import search_attributes
-    from workflows.gateway import ActivityGateway, condition_or_deadline
+    from workflows.gateway import ActivityGateway, Refused, condition_or_deadline
+    from workflows.incident_handlers import IncidentResponseHandlers
     from workflows.incident_messages import (
-        CustodyReceipt,
-        CustodyTransfer,
-        DispatchAcknowledgement,
-        EvidenceSubmission,
-        IncidentClosure,
         IncidentPhase,
         IncidentState,
         IncidentStatus,
         IncidentWorkflowInput,
-        ProgressKind,
-        Regrading,
-        RegulatoryFiling,
         ReportKind,
-        VendorProgress,
     )
     from workflows.search_attributes import publish, show
 
@@ -69,7 +60,7 @@ class Notice(NamedTuple):
 
 
 @workflow.defn(name="IncidentWorkflow")
-class IncidentWorkflow:
+class IncidentWorkflow(IncidentResponseHandlers):
     @workflow.init
     def __init__(self, input: IncidentWorkflowInput) -> None:
         self.input = input
@@ -81,6 +72,7 @@ class IncidentWorkflow:
     @workflow.run
     async def run(self, input: IncidentWorkflowInput) -> IncidentStatus:
         self.gateway.local_writes = workflow.patched(LOCAL_RECORDS)
+        self._refuse_an_impossible_discovery()
         publish(
             search_attributes.POLICY_ID.value_set(self.report.policy_id),
             search_attributes.REPORT_OVERDUE.value_set(False),
@@ -102,20 +94,33 @@ class IncidentWorkflow:
 
     # -- First notice: is this incident covered, and was the insurer told in time? ------------------
 
+    def _refuse_an_impossible_discovery(self) -> None:
+        """A report no incident can have (discovered in the future, or with no time zone) ends the run
+        at once, failed with the reason: nothing is recorded, and a corrected report may start again
+        under the same reference. Every later step compares times with the discovery."""
+        try:
+            check_discovery(self.report.discovered_at, workflow.now())
+        except DomainRuleError as err:
+            raise ApplicationError(f"incident refused: {err.message}", type=err.code, non_retryable=True) from None
+
     async def _check_coverage(self) -> str:
         report, state = self.report, self.state
-        cover = await self.gateway.call(
+        cover = await self.gateway.attempt(
             IncidentActivities.load_incident_cover,
             LoadIncidentCover(policy_id=report.policy_id, discovered_at=report.discovered_at),
             summary="find the policy term in force at discovery",
         )
+        if isinstance(cover, Refused):  # no such policy, or a report the database cannot hold
+            raise cover.error("incident refused: ")
+        # A discovery up to the clock skew ahead of this clock was let in: it counts as reported at once.
+        reported_at = max(workflow.now(), report.discovered_at)
         state.coverage = check_coverage(
-            cover.policy, discovered_at=report.discovered_at, reported_at=workflow.now(), cancelled_at=cover.cancelled_at
+            cover.policy, discovered_at=report.discovered_at, reported_at=reported_at, cancelled_at=cover.cancelled_at
         )
         state.operator_type = cover.operator_type
         state.term_number = cover.policy.term_number if cover.policy else None
         state.panel = cover.policy.schedule.panel_vendor_ids if cover.policy else []
-        await self.gateway.call(
+        recorded = await self.gateway.attempt(
             IncidentActivities.record_incident,
             RecordIncident(
                 incident_id=self.input.incident_id, report=report, coverage=state.coverage,
@@ -123,6 +128,8 @@ class IncidentWorkflow:
             ),
             summary="record first notice",
         )
+        if isinstance(recorded, Refused):
+            raise recorded.error("incident refused: ")
         if state.coverage.late_notice:
             await self._notify("late_notice", Party.INSURER)
         if not state.coverage.covered:
@@ -169,12 +176,13 @@ class IncidentWorkflow:
         assert state.restored_at is not None
         working_days = self.rules.reporting.closing_report_working_days
         if workflow.patched(CLOSING_REPORT_ON_CHINA_CALENDAR):
-            deadline = await self.gateway.call(
+            deadline = await self.gateway.attempt(
                 CalendarActivities.working_deadline,
                 WorkingDeadlineRequest(start=state.restored_at, working_days=working_days),
                 summary=f"{working_days} working days on the Chinese calendar",
             )
-            due = deadline.due
+            # Outside the years the published calendar covers: Monday to Friday is the best there is.
+            due = add_working_days(state.restored_at, working_days) if isinstance(deadline, Refused) else deadline.due
         else:  # histories before the patch: Monday to Friday, holidays not counted
             due = add_working_days(state.restored_at, working_days)
         state.closing_report_due = due
@@ -213,153 +221,11 @@ class IncidentWorkflow:
         await self._event(IncidentEventKind.NO_PANEL_VENDOR, "none",
                           notices=[Notice("no_panel_vendor_acknowledged", Party.INSURER)])
 
-    @workflow.update
-    async def acknowledge_dispatch(self, ack: DispatchAcknowledgement) -> IncidentStatus:
-        self.state.acknowledged_by = ack.vendor_id
-        await workflow.wait_condition(lambda: self.state.phase is not IncidentPhase.REPORTED)
-        return self.status()
-
-    @acknowledge_dispatch.validator
-    def _validate_ack(self, ack: DispatchAcknowledgement) -> None:
-        if self.state.acknowledged_by is not None:
-            raise ValueError(f"{self.state.acknowledged_by} has already acknowledged this incident")
-        if ack.vendor_id != self.state.dispatched_vendor:
-            raise ValueError(f"vendor {ack.vendor_id} is not the vendor dispatched to this incident")
-
-    @workflow.signal
-    async def post_progress(self, progress: VendorProgress) -> None:
-        state = self.state
-        if progress.event_id in state.progress_event_ids or progress.vendor_id != state.acknowledged_by:
-            return  # a resent event, or a vendor not on the case: applied once, by the responder only
-        state.progress_event_ids = [*state.progress_event_ids, progress.event_id][-self.rules.max_progress_event_ids :]
-        kind = {
-            ProgressKind.CONTAINED: IncidentEventKind.CONTAINED,
-            ProgressKind.RESTORED: IncidentEventKind.RESTORED,
-        }.get(progress.kind, IncidentEventKind.PROGRESS)
-        if progress.kind is ProgressKind.CONTAINED and state.contained_at is None:
-            state.contained_at = progress.at
-        if progress.kind is ProgressKind.RESTORED and state.restored_at is None:
-            state.restored_at = progress.at
-            state.phase = IncidentPhase.RESTORED
-            show("Service restored: evidence, forensics and the closing report remain.")
-        await self._event(kind, progress.event_id, actor=progress.vendor_id, note=progress.note)
-
-    # -- Regulatory filings, grading, evidence, forensics, closure ----------------------------------
-
-    @workflow.update
-    async def file_regulatory_report(self, filing: RegulatoryFiling) -> IncidentStatus:
-        self.state.filings = [*self.state.filings, filing]
-        kind = {
-            ReportKind.INITIAL: IncidentEventKind.REGULATORY_REPORT_FILED,
-            ReportKind.SUPPLEMENTARY: IncidentEventKind.SUPPLEMENTARY_REPORT_FILED,
-            ReportKind.CLOSING: IncidentEventKind.CLOSING_REPORT_FILED,
-        }[filing.kind]
-        await self._event(kind, f"{filing.kind.value}:{filing.reference}", channel=filing.channel, reference=filing.reference)
-        return self.status()
-
-    @file_regulatory_report.validator
-    def _validate_filing(self, filing: RegulatoryFiling) -> None:
-        state = self._open("a regulatory filing")
-        if not state.grade.must_be_reported:
-            raise ValueError(f"a {state.grade.value} incident has no report to file")
-        if filing.kind is ReportKind.INITIAL and state.filed(ReportKind.INITIAL):
-            raise ValueError("the initial report has been filed; send a supplementary report")
-        if filing.kind is not ReportKind.INITIAL and not state.filed(ReportKind.INITIAL):
-            raise ValueError("file the initial report first")
-        if filing.kind is ReportKind.CLOSING and state.restored_at is None:
-            raise ValueError("the closing report follows the end of handling (restoration)")
-        if filing.filed_at < self.report.discovered_at:
-            raise ValueError("a report cannot be filed before the incident was discovered")
-
-    @workflow.update
-    async def regrade(self, regrading: Regrading) -> IncidentStatus:
-        self.state.grade, self.state.category = regrading.grade, regrading.category
-        self._publish_grade()
-        await self._event(
-            IncidentEventKind.REGRADED, f"{regrading.grade.value}:{regrading.category.value}:{len(self.state.filings)}",
-            grade=regrading.grade.value, category=regrading.category.value,
-        )
-        return self.status()
-
-    @regrade.validator
-    def _validate_regrade(self, regrading: Regrading) -> None:
-        state = self._open("a regrading")
-        if state.report_deadline is not None and not regrading.grade.must_be_reported:
-            raise ValueError("the reporting clock has started; a reportable incident cannot be graded down to 一般")
-
-    @workflow.update
-    async def register_evidence(self, submission: EvidenceSubmission) -> CustodyReceipt:
-        receipt = await self.gateway.call_refusable(
-            IncidentActivities.register_evidence,
-            RegisterEvidence(incident_id=self.input.incident_id, evidence=submission.evidence),
-            summary="register evidence",
-        )
-        if submission.evidence.evidence_id not in self.state.evidence_ids:
-            self.state.evidence_ids = [*self.state.evidence_ids, submission.evidence.evidence_id]
-        return CustodyReceipt(evidence_id=receipt.evidence_id, custody_entries=receipt.custody_entries)
-
-    @register_evidence.validator
-    def _validate_evidence(self, submission: EvidenceSubmission) -> None:
-        self._open("evidence")
-
-    @workflow.update
-    async def transfer_custody(self, transfer: CustodyTransfer) -> CustodyReceipt:
-        receipt = await self.gateway.call_refusable(
-            IncidentActivities.record_custody,
-            RecordCustody(
-                incident_id=self.input.incident_id, evidence_id=transfer.evidence_id, action=transfer.action,
-                by=transfer.by, at=transfer.at, note=transfer.note,
-            ),
-            summary="chain of custody",
-        )
-        return CustodyReceipt(evidence_id=receipt.evidence_id, custody_entries=receipt.custody_entries)
-
-    @transfer_custody.validator
-    def _validate_transfer(self, transfer: CustodyTransfer) -> None:
-        if transfer.evidence_id not in self._open("a custody entry").evidence_ids:
-            raise ValueError(f"no evidence {transfer.evidence_id} is registered on this incident")
-
-    @workflow.update
-    async def submit_forensics(self, report: ForensicsReport) -> IncidentStatus:
-        await self.gateway.call(
-            IncidentActivities.record_forensics,
-            RecordForensics(incident_id=self.input.incident_id, report=report, received_at=workflow.now()),
-            summary="record forensics report",
-        )
-        self.state.forensics = report
-        return self.status()
-
-    @submit_forensics.validator
-    def _validate_forensics(self, report: ForensicsReport) -> None:
-        state = self._open("a forensics report")
-        unknown = [e for e in report.evidence_ids if e not in state.evidence_ids]
-        if unknown:
-            raise ValueError(f"the report cites evidence not registered here: {', '.join(unknown)}")
-
-    @workflow.update
-    async def close(self, closure: IncidentClosure) -> IncidentStatus:
-        await self._event(IncidentEventKind.CLOSED, "closed", reason=closure.reason)
-        self.state.closing_reason = closure.reason
-        self.state.phase = IncidentPhase.CLOSED
-        show("Closed.")
-        return self.status()
-
-    @close.validator
-    def _validate_close(self, closure: IncidentClosure) -> None:
-        state = self._open("closure")
-        if state.grade.must_be_reported and not state.filed(ReportKind.CLOSING):
-            raise ValueError("a reportable incident closes after its closing report is filed")
-
     def _publish_grade(self) -> None:
         publish(
             search_attributes.INCIDENT_GRADE.value_set(self.state.grade.value),
             search_attributes.INCIDENT_CATEGORY.value_set(self.state.category.value),
         )
-
-    def _open(self, what: str) -> IncidentState:
-        if self.state.phase is IncidentPhase.CLOSED:
-            raise ValueError(f"the incident is closed; {what} is not accepted")
-        return self.state
 
     @workflow.query
     def status(self) -> IncidentStatus:
@@ -373,6 +239,7 @@ class IncidentWorkflow:
             closing_report_overdue=state.closing_report_overdue, dispatched_vendor=state.dispatched_vendor,
             acknowledged_by=state.acknowledged_by, contained_at=state.contained_at, restored_at=state.restored_at,
             evidence=len(state.evidence_ids), forensics_received=state.forensics is not None,
+            progress_ignored=state.progress_ignored,
         )
 
     # -- Plumbing -------------------------------------------------------------------------------------
@@ -388,7 +255,7 @@ class IncidentWorkflow:
                                       incident_id=self.input.incident_id)
             for n in notices
         ] if together else []
-        await self.gateway.call(
+        await self.gateway.record(
             IncidentActivities.record_incident_event,
             RecordIncidentEvent(
                 incident_id=self.input.incident_id, event_key=f"{kind.value}:{key}", kind=kind, at=workflow.now(),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from enum import StrEnum
 
+from domain.boundaries import Instant, PastInstant
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.incident_messages import IncidentReport
@@ -63,7 +63,7 @@ class RegulatoryFiling(_Message):
     kind: ReportKind
     channel: str = Field(min_length=1, max_length=100, description="e.g. the department's portal, 公安 hotline")
     reference: str = Field(min_length=1, max_length=100)
-    filed_at: datetime
+    filed_at: PastInstant
 
 
 class IncidentState(BaseModel):
@@ -73,17 +73,18 @@ class IncidentState(BaseModel):
     coverage: CoverageCheck | None = None
     term_number: int | None = None
     operator_type: OperatorType | None = None
-    report_deadline: datetime | None = None
+    report_deadline: Instant | None = None
     report_overdue: bool = False
     filings: list[RegulatoryFiling] = Field(default_factory=list, max_length=500)
-    closing_report_due: datetime | None = None
+    closing_report_due: Instant | None = None
     closing_report_overdue: bool = False
     panel: list[str] = Field(default_factory=list)
     dispatched_vendor: str | None = None
     acknowledged_by: str | None = None
-    contained_at: datetime | None = None
-    restored_at: datetime | None = None
+    contained_at: Instant | None = None
+    restored_at: Instant | None = None
     progress_event_ids: list[str] = Field(default_factory=list)
+    progress_ignored: int = Field(default=0, description="progress signals dropped: dated ahead of now or before discovery")
     evidence_ids: list[str] = Field(default_factory=list, max_length=10_000)
     forensics: ForensicsReport | None = None
     closing_reason: str | None = None
@@ -112,7 +113,7 @@ class VendorProgress(_Message):
     vendor_id: str = Field(min_length=1, max_length=64)
     event_id: str = Field(min_length=1, max_length=128)
     kind: ProgressKind
-    at: datetime
+    at: Instant
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -124,7 +125,7 @@ class CustodyTransfer(_Message):
     evidence_id: str = Field(min_length=1, max_length=64)
     action: CustodyAction
     by: str = Field(min_length=1, max_length=64)
-    at: datetime
+    at: Instant
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -152,14 +153,15 @@ class IncidentStatus(_Message):
     covered: bool | None
     late_notice: bool | None
     coverage_notes: list[str]
-    report_deadline: datetime | None
+    report_deadline: Instant | None
     report_overdue: bool
     filings: list[RegulatoryFiling]
-    closing_report_due: datetime | None
+    closing_report_due: Instant | None
     closing_report_overdue: bool
     dispatched_vendor: str | None
     acknowledged_by: str | None
-    contained_at: datetime | None
-    restored_at: datetime | None
+    contained_at: Instant | None
+    restored_at: Instant | None
     evidence: int
     forensics_received: bool
+    progress_ignored: int = 0

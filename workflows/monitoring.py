@@ -1,7 +1,9 @@
 """保中监测 and 防灾减损: the vendor's findings in, remediation deadlines kept, the score moved.
 
 Finding detail lives in PostgreSQL; the workflow keeps the summary the database returns. Every
-database call on findings holds one lock, so summaries are applied in the order they were made.
+database call on findings holds one lock, so summaries are applied in the order they were made. No
+call holds it for ever: findings the database refuses are set apart and counted as ignored, a
+resolution waits at most `gateway.REQUEST_WAIT`, and the lock is released on every path.
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.incident import IncidentCategory, IncidentGrade
     from workflows.incident import IncidentWorkflow
     from workflows.incident_messages import IncidentWorkflowInput, incident_id_for, incident_workflow_id
+    from domain.boundaries import not_in_future
     from domain.findings import FindingSummary
     from domain.rating import in_cover_score
     from domain.rules import PolicyRules
     from workflows import search_attributes
-    from workflows.gateway import ActivityGateway
+    from workflows.gateway import ActivityGateway, Refused
     from workflows.search_attributes import publish
     from workflows.messages import (
         FindingResolutionReceipt,
@@ -69,10 +72,16 @@ class TermMonitoring:
         self.lock = asyncio.Lock()
 
     def accept(self, batch: MonitoringBatch) -> None:
-        """Signal path: buffer only. Deduplication by vendor event id happens in the database."""
+        """Signal path: buffer only. Deduplication by vendor event id happens in the database. A finding
+        observed ahead of the workflow's clock (beyond the skew) cannot be right: dropped and counted."""
         received_at = workflow.now()
+        possible = [f for f in batch.findings if not_in_future(f.observed_at, received_at) is None]
+        if len(possible) < len(batch.findings):
+            self.state.findings_ignored += len(batch.findings) - len(possible)
+            workflow.logger.warning("findings dropped: observed in the future", extra={
+                "dropped": len(batch.findings) - len(possible)})
         self.state.pending_findings.extend(
-            ReceivedFinding(finding=finding, received_at=received_at) for finding in batch.findings
+            ReceivedFinding(finding=finding, received_at=received_at) for finding in possible
         )
 
     def accept_stored(self, stored: StoredFindings) -> None:
@@ -92,32 +101,61 @@ class TermMonitoring:
                     break
                 batches.append(batch)
                 size += batch.findings
-            command = RecordFindingBatches(policy_id=policy_id, term_number=state.term_number, batches=batches, rules=rules)
-            await self._record(PolicyActivities.record_finding_batches, command, state.pending_batches, len(batches),
-                               f"record {size} findings from {len(batches)} stored batches")
+            await self._record(
+                PolicyActivities.record_finding_batches,
+                lambda part: RecordFindingBatches(
+                    policy_id=policy_id, term_number=state.term_number, batches=part, rules=rules
+                ),
+                state.pending_batches, len(batches), f"record {size} findings from {len(batches)} stored batches",
+            )
         while state.pending_findings:
             findings = state.pending_findings[:WRITE_BATCH]
-            command = RecordFindings(policy_id=policy_id, term_number=state.term_number, findings=findings, rules=rules)
-            await self._record(PolicyActivities.record_findings, command, state.pending_findings, len(findings),
-                               f"record {len(findings)} findings")
+            await self._record(
+                PolicyActivities.record_findings,
+                lambda part: RecordFindings(policy_id=policy_id, term_number=state.term_number, findings=part, rules=rules),
+                state.pending_findings, len(findings), f"record {len(findings)} findings",
+            )
 
-    async def _record(self, activity, command, pending: list, taken: int, summary: str) -> None:
+    async def _record(self, activity, command_for, pending: list, taken: int, summary: str) -> None:
         async with self.lock:
-            intake: FindingIntake = await self.gateway.call(activity, command, summary=summary)
+            intakes = await self._write_apart(activity, command_for, pending[:taken], summary)
             # Only this coroutine removes from the front; signals append at the back meanwhile.
             del pending[:taken]
-            self._apply(intake.summary, intake.next_due_at)
-        for escalation in intake.escalations:
-            await self.escalate(escalation)
+            for intake in intakes:
+                self._apply(intake.summary, intake.next_due_at)
+        for intake in intakes:
+            for escalation in intake.escalations:
+                await self.escalate(escalation)
+
+    async def _write_apart(self, activity, command_for, part: list, summary: str) -> list[FindingIntake]:
+        """One write for `part`; if the database refuses its data, each half is written on its own, down
+        to the refused findings alone, which are dropped and counted as ignored. A poisoned finding
+        costs itself and about 2·log2(len(part)) extra writes, never its neighbours' intake."""
+        intake = await self.gateway.attempt(activity, command_for(part), summary=summary)
+        if not isinstance(intake, Refused):
+            return [intake]
+        if len(part) == 1:
+            ignored = part[0].findings if isinstance(part[0], ReceivedBatch) else 1
+            self.state.findings_ignored += ignored
+            workflow.logger.warning("findings dropped: the database refused them", extra={
+                "ignored": ignored, "failure_type": intake.type})
+            return []
+        half = len(part) // 2
+        first = await self._write_apart(activity, command_for, part[:half], f"{summary}, first half")
+        return first + await self._write_apart(activity, command_for, part[half:], f"{summary}, second half")
 
     async def sweep(self) -> None:
         """Send reminders that are due and mark findings overdue past their deadline."""
         async with self.lock:
-            result = await self.gateway.call(
+            result = await self.gateway.attempt(
                 PolicyActivities.sweep_remediation,
                 SweepRemediation(policy_id=self.gateway.policy_id, term_number=self.state.term_number, now=workflow.now()),
                 summary="remediation deadlines",
             )
+            if isinstance(result, Refused):
+                # Swept again at once, it would be refused again: wait for the next intake's due time.
+                self.state.next_finding_due_at = None
+                return
             self._apply(result.summary, result.next_due_at, swept=True)
         if result.newly_overdue:
             workflow.logger.info("findings went overdue", extra={"newly_overdue": result.newly_overdue})
@@ -172,7 +210,8 @@ class TermMonitoring:
         report = IncidentReport(
             policy_id=self.policy_id, reported_by=Party.VENDOR,
             reporter_id=self.state.monitoring_vendor_id or "monitoring", reference=reference,
-            discovered_at=escalation.detected_at, grade=IncidentGrade.GENERAL,
+            # Never ahead of this clock, which the incident checks its discovery against.
+            discovered_at=min(escalation.detected_at, workflow.now()), grade=IncidentGrade.GENERAL,
             category=IncidentCategory.MALICIOUS_PROGRAM,
             summary=f"monitoring finding {escalation.vendor_event_id} shows signs of active compromise",
         )

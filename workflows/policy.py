@@ -22,29 +22,19 @@ with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
     from domain.policy import PolicyPhase, add_months
     from domain.rating import TermHistory
-    from workflows.gateway import ActivityGateway, condition_or_deadline
+    from workflows.gateway import ActivityGateway, Refused, condition_or_deadline
     from workflows.messages import (
-        CancellationReceipt,
-        CancellationRequest,
-        EndorsementReceipt,
-        EndorsementRequest,
-        FindingResolutionReceipt,
-        FindingResolutionRequest,
-        FixVerification,
-        MonitoringBatch,
         PolicyOutcome,
         PolicyState,
         PolicyStatus,
         PolicyWorkflowInput,
-        StoredFindings,
         UnderwritingCase,
     )
-    from activities.claim_messages import LedgerPosition, ReserveLimits, SettleReservation
-    from domain.loss_statement import LossStatement
     from workflows.claims_ledger import ClaimsLedger
     from workflows.contract_changes import ContractChanges
     from workflows.monitoring import WRITE_BATCH, TermMonitoring
     from workflows import search_attributes
+    from workflows.in_cover_handlers import InCoverHandlers
     from workflows.precover_handlers import PreCoverHandlers
     from workflows.search_attributes import publish, show
     from workflows.underwriting import TermUnderwriting
@@ -68,7 +58,7 @@ SIGNALS_PER_RUN = 2_000
 
 
 @workflow.defn(name="PolicyWorkflow")
-class PolicyWorkflow(PreCoverHandlers):
+class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
     @workflow.init
     def __init__(self, input: PolicyWorkflowInput) -> None:
         self.input = input
@@ -77,6 +67,7 @@ class PolicyWorkflow(PreCoverHandlers):
             case=UnderwritingCase(term_number=1, vendor_id=input.application.assessing_vendor_id)
         )
         self.gateway = ActivityGateway(input.policy_id)
+        self.refusals: dict[str, Refused] = {}
         self.signals_this_run = 0
         self.monitoring = TermMonitoring(
             state=self.state, rules=self.rules, gateway=self.gateway, policy_id=input.policy_id
@@ -114,22 +105,25 @@ class PolicyWorkflow(PreCoverHandlers):
     # -- Pre-cover -------------------------------------------------------------------------------
 
     async def _record_application(self) -> None:
+        """An application the database refuses ends the run at once, failed with the reason: there is
+        no policy to serve without it, and nothing else has been recorded."""
         application = self.input.application
-        await self.gateway.call(
+        recorded = await self.gateway.attempt(
             PolicyActivities.record_application,
             RecordApplication(policy_id=self.input.policy_id, application=application, received_at=workflow.now()),
             summary="record application",
         )
+        if isinstance(recorded, Refused):
+            raise recorded.error("application refused: ")
 
     async def _underwrite_first_term(self) -> None:
         case = self.state.case
         assert case is not None
         ready = await self._underwriting(case, history=None, quote_deadline=None).run()
-        if ready:
-            await self._bind(case)
-        else:
-            failed = PolicyPhase.QUOTE_EXPIRED if case.quote is not None else PolicyPhase.DECLINED
-            await self._close(failed, case.outcome_reason)
+        if ready and await self._bind(case):
+            return
+        failed = PolicyPhase.QUOTE_EXPIRED if case.quote is not None and not ready else PolicyPhase.DECLINED
+        await self._close(failed, case.outcome_reason)
 
     def _underwriting(
         self, case: UnderwritingCase, *, history: Callable[[], TermHistory] | None, quote_deadline: datetime | None
@@ -142,15 +136,17 @@ class PolicyWorkflow(PreCoverHandlers):
             gateway=self.gateway,
             history=history,
             enter_phase=(lambda phase: None) if renewing else self._enter_phase,
+            refusals=self.refusals,
             quote_deadline=quote_deadline,
         )
 
-    async def _bind(self, case: UnderwritingCase) -> None:
-        """承保: the policy (or its next term) is bound from the accepted quote."""
+    async def _bind(self, case: UnderwritingCase) -> bool:
+        """承保: the policy (or its next term) is bound from the accepted quote. False, with the case's
+        outcome saying why, when the database refuses the binding."""
         assert case.quote is not None
         previous = self.state.policy
         term_start = case.term_start or workflow.now()
-        bound = await self.gateway.call(
+        bound = await self.gateway.attempt(
             PolicyActivities.bind_policy,
             BindPolicy(
                 policy_id=self.input.policy_id,
@@ -161,6 +157,9 @@ class PolicyWorkflow(PreCoverHandlers):
             ),
             summary=f"bind term {case.quote.term_number}",
         )
+        if isinstance(bound, Refused):
+            case.outcome_reason = f"binding refused: {bound.reason}"
+            return False
         self.state.policy, self.state.case = bound, None
         self.ledger.open_term(bound, workflow.now())
         self.state.premium_charged = bound.annual_premium
@@ -171,6 +170,7 @@ class PolicyWorkflow(PreCoverHandlers):
         await self.gateway.notify(
             "monitoring_assigned", Party.VENDOR, f"{bound.term_number}", recipient_id=case.vendor_id
         )
+        return True
 
     # -- In cover: one term of monitoring, with renewal in its last weeks -------------------------
 
@@ -230,8 +230,7 @@ class PolicyWorkflow(PreCoverHandlers):
         await workflow.wait_condition(lambda: self.gateway.in_flight == 0)
         state.terms_completed += 1
         case = state.case
-        if case is not None and case.ready_to_bind:
-            await self._bind(case)
+        if case is not None and case.ready_to_bind and await self._bind(case):
             await self._continue_as_new()
         reason = (case.outcome_reason if case else None) or "renewal not completed before the term ended"
         await self._close(PolicyPhase.EXPIRED, reason)
@@ -270,7 +269,7 @@ class PolicyWorkflow(PreCoverHandlers):
 
     async def _record_phase(self, phase: PolicyPhase, reason: str | None = None) -> None:
         self._enter_phase(phase)
-        await self.gateway.call(
+        await self.gateway.record(
             PolicyActivities.record_policy_phase,
             RecordPolicyPhase(
                 policy_id=self.input.policy_id, term_number=self.state.term_number, phase=phase,
@@ -304,98 +303,6 @@ class PolicyWorkflow(PreCoverHandlers):
                 policy_id=self.input.policy_id, application=self.input.application, rules=self.rules, state=self.state
             )
         )
-
-    # -- In-cover messages -----------------------------------------------------------------------
-
-    @workflow.signal
-    def report_findings(self, batch: MonitoringBatch) -> None:
-        if self._takes_findings(batch.vendor_id, len(batch.findings)):
-            self.monitoring.accept(batch)
-
-    @workflow.signal
-    def findings_stored(self, stored: StoredFindings) -> None:
-        """The API's intake: the findings wait in PostgreSQL; this carries their batch ids."""
-        if self._takes_findings(stored.vendor_id, stored.total):
-            self.monitoring.accept_stored(stored)
-
-    def _takes_findings(self, vendor_id: str, count: int) -> bool:
-        """Only in cover and from the assigned vendor. A signal cannot be refused; what is dropped is
-        counted so an operator can see it."""
-        self.signals_this_run += 1
-        if self.state.phase.is_covered and vendor_id == self.state.monitoring_vendor_id:
-            return True
-        self.state.findings_ignored += count
-        workflow.logger.warning("findings dropped: policy not in force or vendor not assigned")
-        return False
-
-    @workflow.update
-    async def resolve_finding(self, request: FindingResolutionRequest) -> FindingResolutionReceipt:
-        return await self.monitoring.resolve(request)
-
-    @resolve_finding.validator
-    def _validate_resolution(self, request: FindingResolutionRequest) -> None:
-        self._require_cover("resolving a finding")
-
-    @workflow.update
-    async def verify_fix(self, verification: FixVerification) -> FindingResolutionReceipt:
-        return await self.monitoring.verify(verification)
-
-    @verify_fix.validator
-    def _validate_verification(self, verification: FixVerification) -> None:
-        self._require_cover("verifying a fix")
-        if verification.vendor_id != self.state.monitoring_vendor_id:
-            raise ValueError(f"vendor {verification.vendor_id} does not monitor this policy")
-
-    @workflow.update
-    async def endorse(self, request: EndorsementRequest) -> EndorsementReceipt:
-        receipt = await self.changes.endorse(request)
-        assert self.state.policy is not None
-        self.ledger.follow_endorsement(self.state.policy)
-        return receipt
-
-    @endorse.validator
-    def _validate_endorsement(self, request: EndorsementRequest) -> None:
-        self._require_cover("an endorsement")
-        self.changes.check_endorsement(request)
-
-    @workflow.update
-    async def cancel(self, request: CancellationRequest) -> CancellationReceipt:
-        return await self.changes.cancel(request)
-
-    @cancel.validator
-    def _validate_cancellation(self, request: CancellationRequest) -> None:
-        self._require_cover("a cancellation")
-
-    def _require_cover(self, what: str) -> None:
-        if not self.state.phase.is_covered:
-            raise ValueError(f"the policy is {self.state.phase.value}, not in force; {what} is not possible")
-
-    # -- Claims against the limits ------------------------------------------------------------------
-
-    @workflow.update
-    def reserve_claim(self, request: ReserveLimits) -> LossStatement:
-        return self.ledger.reserve(request)
-
-    @reserve_claim.validator
-    def _validate_reserve(self, request: ReserveLimits) -> None:
-        self._check_claim_target(request.policy_id, request.term_number)
-
-    @workflow.update
-    def settle_claim(self, request: SettleReservation) -> LedgerPosition:
-        return self.ledger.settle(request)
-
-    @settle_claim.validator
-    def _validate_settlement(self, request: SettleReservation) -> None:
-        self._check_claim_target(request.policy_id, request.term_number)
-
-    def _check_claim_target(self, policy_id: str, term_number: int) -> None:
-        if policy_id != self.input.policy_id:
-            raise ValueError(f"this is policy {self.input.policy_id}, not {policy_id}")
-        self.ledger.check(term_number)
-
-    @workflow.query
-    def limits(self) -> list[LedgerPosition]:
-        return [self.ledger.position(term) for term in sorted(self.state.ledgers)]
 
     # -- Query -------------------------------------------------------------------------------------
 

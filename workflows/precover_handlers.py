@@ -1,6 +1,8 @@
 """The policy workflow's pre-cover messages: assessment, referral decision, acceptance, conditions.
 
-A base class of `PolicyWorkflow`, so the workflow module keeps to the phases themselves.
+A base class of `PolicyWorkflow`, so the workflow module keeps to the phases themselves. An update
+that leaves a document in the case's inbox waits for the run to take it, or to refuse it (`refusals`,
+when the database cannot record it): then the update fails with the reason and the inbox is open again.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.gateway import Refused
     from workflows.messages import (
         AssessmentReceipt,
         AssessmentSubmission,
@@ -31,13 +34,19 @@ with workflow.unsafe.imports_passed_through():
 
 class PreCoverHandlers:
     state: PolicyState
+    refusals: dict[str, Refused]
 
     @workflow.update
     async def submit_assessment(self, submission: AssessmentSubmission) -> AssessmentReceipt:
         case = self.state.case
         assert case is not None
         case.assessment_inbox = submission.report
-        await workflow.wait_condition(lambda: case.automatic is not None or case.outcome_reason is not None)
+        self.refusals.pop("assessment", None)
+        await workflow.wait_condition(
+            lambda: case.automatic is not None or case.outcome_reason is not None or "assessment" in self.refusals
+        )
+        if "assessment" in self.refusals:
+            raise self.refusals.pop("assessment").error("assessment refused: ")
         if case.automatic is None:
             raise ApplicationError(f"assessment not used: {case.outcome_reason}", type="assessment_not_used")
         return AssessmentReceipt(
@@ -53,7 +62,10 @@ class PreCoverHandlers:
         case = self.state.case
         assert case is not None
         case.referral_inbox = decision
-        await workflow.wait_condition(lambda: case.final is not None)
+        self.refusals.pop("referral", None)
+        await workflow.wait_condition(lambda: case.final is not None or "referral" in self.refusals)
+        if "referral" in self.refusals:
+            raise self.refusals.pop("referral").error("decision refused: ")
         assert case.final is not None
         return UnderwriterDecisionReceipt(decision=case.final.decision, premium=case.final.premium)
 

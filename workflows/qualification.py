@@ -17,40 +17,32 @@ with workflow.unsafe.imports_passed_through():
     from activities.messages import Party
     from activities.qualification import QualificationActivities
     from activities.qualification_messages import (
-        CheckPolicyProofs,
         IssueIntentForm,
         QualificationEventKind,
         QualificationNotice,
         RecheckPolicy,
-        RecordCertificate,
         RecordQualification,
         RecordQualificationEvent,
     )
     from activities.working_calendar import CalendarActivities, WorkingDeadlineRequest
+    from domain.incident import add_working_days
     from domain.qualification import (
         ProofPath,
         QualificationPhase,
         Verification,
         renewal_reminders,
-        verify_mlps_certificate,
     )
     from workflows import search_attributes
-    from workflows.gateway import ActivityGateway, condition_or_deadline
+    from workflows.gateway import ActivityGateway, Refused, condition_or_deadline
+    from workflows.qualification_handlers import PROOF_PHASES, QualificationHandlers
     from workflows.qualification_messages import (
-        CertificateSubmission,
         ContactDue,
-        InsurerContact,
-        PlatformContact,
-        PlatformDecision,
-        PolicyProofSubmission,
         QualificationState,
         QualificationStatus,
         QualificationWorkflowInput,
-        Withdrawal,
     )
     from workflows.search_attributes import show
 
-PROOF_PHASES = (QualificationPhase.AWAITING_PROOFS, QualificationPhase.QUALIFIED, QualificationPhase.SUSPENDED)
 WAITING = {
     QualificationPhase.PLATFORM_REVIEW: "Waiting for the platform's decision.",
     QualificationPhase.INSURER_CONTACT: "Waiting for the insurer to contact the provider.",
@@ -59,7 +51,7 @@ WAITING = {
 
 
 @workflow.defn(name="QualificationWorkflow")
-class QualificationWorkflow:
+class QualificationWorkflow(QualificationHandlers):
     @workflow.init
     def __init__(self, input: QualificationWorkflowInput) -> None:
         self.input = input
@@ -83,12 +75,14 @@ class QualificationWorkflow:
     async def _apply(self) -> None:
         state = self.state
         state.applied_at = workflow.now()
-        await self.gateway.call(
+        recorded = await self.gateway.attempt(
             QualificationActivities.record_qualification,
             RecordQualification(qualification_id=self.input.qualification_id, application=self.application,
                                 at=workflow.now()),
             summary="record the application",
         )
+        if isinstance(recorded, Refused):  # nothing to qualify without it: the run fails once, saying why
+            raise recorded.error("application refused: ")
         self._publish()
         await self._event(QualificationEventKind.APPLIED, "applied", proof_path=self.application.proof_path.value)
         await self._notify("qualification_applied", Party.PLATFORM)
@@ -112,12 +106,15 @@ class QualificationWorkflow:
         state = self.state
         if state.phase is not QualificationPhase.INSURER_CONTACT:
             return
-        form = await self.gateway.call(
+        form = await self.gateway.attempt(
             QualificationActivities.issue_intent_form,
             IssueIntentForm(qualification_id=self.input.qualification_id, application=self.application,
                             at=workflow.now()),
             summary="issue the intent form (意向单)",
         )
+        if isinstance(form, Refused):
+            await self._reject(f"the intent form could not be issued: {form.reason}")
+            return
         state.intent_id = form.intent_id
         await self._event(QualificationEventKind.INTENT_FORM_SENT, "intent", intent_id=form.intent_id)
         await self._notify("intent_form", Party.INSURER, recipient_id=form.insurer_id, intent_id=form.intent_id)
@@ -131,11 +128,13 @@ class QualificationWorkflow:
         )
 
     async def _contact_due(self, working_days: int) -> ContactDue:
-        deadline = await self.gateway.call(
+        deadline = await self.gateway.attempt(
             CalendarActivities.working_deadline,
             WorkingDeadlineRequest(start=workflow.now(), working_days=working_days),
             summary=f"{working_days} working days on the Chinese calendar",
         )
+        if isinstance(deadline, Refused):  # rules the calendar cannot count: Monday to Friday, provisional
+            return ContactDue(due=add_working_days(workflow.now(), working_days), provisional=True)
         return ContactDue(due=deadline.due, provisional=deadline.provisional)
 
     async def _service_level(self, done, due: ContactDue, who: str, reminded: Party, *, escalate_to: list[Party]) -> None:
@@ -213,14 +212,23 @@ class QualificationWorkflow:
         state = self.state
         if state.policy_number is None:
             return  # qualified by an MLPS certificate: there is no policy to check
-        result = await self.gateway.call(
+        result = await self.gateway.attempt(
             QualificationActivities.recheck_policy,
             RecheckPolicy(qualification_id=self.input.qualification_id, application=self.application,
                           policy_number=state.policy_number, rules=self.rules, at=workflow.now()),
             summary="recheck the qualifying policy",
         )
+        if isinstance(result, Refused):
+            return  # not checked this time (logged); the qualification stands until a check says otherwise
         if not result.passed and state.phase is QualificationPhase.QUALIFIED:
             await self._suspend("; ".join(p.message for p in result.problems), kind="policy")
+
+    async def _reject(self, reason: str) -> None:
+        state = self.state
+        state.phase, state.closing_reason = QualificationPhase.REJECTED, reason
+        self._publish()
+        await self._event(QualificationEventKind.REJECTED, "rejected", reason=reason)
+        await self._notify("qualification_rejected", Party.PROVIDER)
 
     async def _suspend(self, reason: str, *, kind: str) -> None:
         state = self.state
@@ -247,128 +255,6 @@ class QualificationWorkflow:
         info = workflow.info()
         return info.is_continue_as_new_suggested() or info.get_current_history_length() > self.rules.history_events_per_run
 
-    # -- Messages ----------------------------------------------------------------------------------
-
-    @workflow.update
-    async def platform_contacted(self, contact: PlatformContact) -> QualificationStatus:
-        assert self.state.platform_contact is not None
-        self.state.platform_contact.done_at = workflow.now()
-        await self._event(QualificationEventKind.PLATFORM_CONTACTED, "platform-contacted", actor=contact.operator_id)
-        return self.status()
-
-    @platform_contacted.validator
-    def _validate_platform_contact(self, contact: PlatformContact) -> None:
-        self._expect(QualificationPhase.PLATFORM_REVIEW, "record the platform's contact")
-        if self.state.platform_contact is None:
-            raise ValueError("the application is still being recorded; try again in a moment")
-        if self.state.platform_contact.done_at is not None:
-            raise ValueError("the platform's contact is already recorded")
-
-    @workflow.update
-    async def platform_decide(self, decision: PlatformDecision) -> QualificationStatus:
-        state = self.state
-        state.platform_decision_reason = decision.reason
-        if decision.approve:
-            state.phase = (QualificationPhase.INSURER_CONTACT if self.application.proof_path is ProofPath.CYBER_LIABILITY_POLICY
-                           else QualificationPhase.AWAITING_PROOFS)
-            await self._event(QualificationEventKind.APPROVED, "approved", actor=decision.operator_id)
-        else:
-            state.phase, state.closing_reason = QualificationPhase.REJECTED, decision.reason
-            await self._event(QualificationEventKind.REJECTED, "rejected", actor=decision.operator_id)
-            await self._notify("qualification_rejected", Party.PROVIDER)
-        self._publish()
-        return self.status()
-
-    @platform_decide.validator
-    def _validate_platform_decision(self, decision: PlatformDecision) -> None:
-        self._expect(QualificationPhase.PLATFORM_REVIEW, "decide")
-        contact = self.state.platform_contact
-        if contact is None or contact.done_at is None:
-            raise ValueError("the platform decides after it has contacted the provider; record the contact first")
-
-    @workflow.update
-    async def insurer_contacted(self, contact: InsurerContact) -> QualificationStatus:
-        state = self.state
-        assert state.insurer_contact is not None
-        state.insurer_contact.done_at = workflow.now()
-        state.phase = QualificationPhase.AWAITING_PROOFS
-        self._publish()
-        await self._event(QualificationEventKind.INSURER_CONTACTED, "insurer-contacted", actor=contact.insurer_id)
-        return self.status()
-
-    @insurer_contacted.validator
-    def _validate_insurer_contact(self, contact: InsurerContact) -> None:
-        self._expect(QualificationPhase.INSURER_CONTACT, "record the insurer's contact")
-        if self.state.insurer_contact is None:
-            raise ValueError("the intent form is still being issued; try again in a moment")
-        if self.application.insurer_id and contact.insurer_id != self.application.insurer_id:
-            raise ValueError("the intent form went to another insurer")
-
-    @workflow.update
-    async def submit_policy_proofs(self, submission: PolicyProofSubmission) -> QualificationStatus:
-        state = self.state
-        state.submissions += 1
-        checked = await self.gateway.call(
-            QualificationActivities.check_policy_proofs,
-            CheckPolicyProofs(
-                qualification_id=self.input.qualification_id, submission=state.submissions,
-                application=self.application, proofs=submission.proofs, rules=self.rules, at=workflow.now(),
-                qualified_until=state.qualified_until if state.phase is QualificationPhase.QUALIFIED else None,
-            ),
-            summary=f"verify proofs {state.submissions} against the bound policy",
-        )
-        await self._after_verification(checked.verification, policy_number=submission.proofs.policy_number,
-                                       policy_id=checked.policy_id)
-        return self.status()
-
-    @submit_policy_proofs.validator
-    def _validate_policy_proofs(self, submission: PolicyProofSubmission) -> None:
-        self._expect_proofs(ProofPath.CYBER_LIABILITY_POLICY)
-
-    @workflow.update
-    async def submit_mlps_certificate(self, submission: CertificateSubmission) -> QualificationStatus:
-        state = self.state
-        state.submissions += 1
-        verification = verify_mlps_certificate(submission.certificate, workflow.now(), self.rules)
-        await self.gateway.call(
-            QualificationActivities.record_certificate,
-            RecordCertificate(qualification_id=self.input.qualification_id, submission=state.submissions,
-                              certificate=submission.certificate, verification=verification, at=workflow.now()),
-            summary=f"record certificate {state.submissions}",
-        )
-        await self._after_verification(verification, policy_number=None, policy_id=None)
-        return self.status()
-
-    @submit_mlps_certificate.validator
-    def _validate_certificate(self, submission: CertificateSubmission) -> None:
-        self._expect_proofs(ProofPath.MLPS_CERTIFICATE)
-
-    async def _after_verification(self, verification: Verification, *, policy_number, policy_id) -> None:
-        state = self.state
-        if verification.passed:
-            await self._qualify(verification, policy_number=policy_number, policy_id=policy_id)
-        else:
-            state.last_problems = verification.problems
-            await self._event(QualificationEventKind.PROOFS_REFUSED, f"refused-{state.submissions}",
-                              problems=[p.code for p in verification.problems])
-
-    @workflow.update
-    async def withdraw(self, withdrawal: Withdrawal) -> QualificationStatus:
-        self.state.phase, self.state.closing_reason = QualificationPhase.WITHDRAWN, withdrawal.reason
-        self._publish()
-        await self._event(QualificationEventKind.WITHDRAWN, "withdrawn", actor=self.application.provider_id)
-        return self.status()
-
-    @withdraw.validator
-    def _validate_withdrawal(self, withdrawal: Withdrawal) -> None:
-        if self.state.phase.is_terminal:
-            raise ValueError(f"the qualification is already {self.state.phase.value}")
-
-    @workflow.signal
-    def policy_changed(self) -> None:
-        """Someone knows the qualifying policy changed (cancelled, renewed): check it now."""
-        self.state.recheck_requested = True
-
     @workflow.query
     def status(self) -> QualificationStatus:
         state = self.state
@@ -383,23 +269,12 @@ class QualificationWorkflow:
 
     # -- Plumbing ----------------------------------------------------------------------------------
 
-    def _expect(self, phase: QualificationPhase, what: str) -> None:
-        if self.state.phase is not phase:
-            raise ValueError(f"the qualification is {self.state.phase.value}; it cannot {what} now")
-
-    def _expect_proofs(self, path: ProofPath) -> None:
-        if self.application.proof_path is not path:
-            raise ValueError(f"this application proves security by {self.application.proof_path.value}, not {path.value}")
-        if self.state.phase not in PROOF_PHASES:
-            raise ValueError(f"the qualification is {self.state.phase.value}; proofs come after approval"
-                             + (" and the insurer's contact" if path is ProofPath.CYBER_LIABILITY_POLICY else ""))
-
     def _publish(self) -> None:
         search_attributes.publish(search_attributes.QUALIFICATION_PHASE.value_set(self.state.phase.value))
 
     async def _event(self, kind: QualificationEventKind, key: str, *, actor: str | None = None, **details) -> None:
         state = self.state
-        await self.gateway.call(
+        await self.gateway.record(
             QualificationActivities.record_qualification_event,
             RecordQualificationEvent(
                 qualification_id=self.input.qualification_id, event_key=key, kind=kind, at=workflow.now(),
@@ -411,7 +286,7 @@ class QualificationWorkflow:
 
     async def _notify(self, kind: str, recipient: Party, *, recipient_id: str | None = None, key: str = "",
                       **payload: str | int | bool | None) -> None:
-        await self.gateway.call(
+        await self.gateway.record(
             QualificationActivities.notify_qualification,
             QualificationNotice(qualification_id=self.input.qualification_id, kind=kind, recipient=recipient,
                                 recipient_id=recipient_id, key=key, payload=payload),

@@ -6,6 +6,8 @@ never an organisation's name, credit code or a reporter's reference.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
@@ -18,6 +20,7 @@ from workflows.incident_messages import (
     incident_id_for,
     incident_workflow_id,
 )
+from domain.incident import check_discovery
 from domain.pilot import PilotDeadline
 from domain.qualification import QualificationApplication, QualificationRules
 from workflows.messages import PolicyOutcome, PolicyWorkflowInput, policy_workflow_id
@@ -51,7 +54,11 @@ async def start_policy(client: Client, task_queue: str, workflow_input: PolicyWo
 async def report_incident(
     client: Client, task_queue: str, report: IncidentReport, rules: IncidentRules | None = None
 ) -> tuple[str, WorkflowHandle]:
-    """(incident id, handle). The same policy and reference always lead to one workflow, new or existing."""
+    """(incident id, handle). The same policy and reference always lead to one workflow, new or existing.
+
+    Raises DomainRuleError, starting nothing, for a discovery that cannot have happened yet: the
+    workflow would refuse it by its own clock (workflows/incident.py), after the caller had left."""
+    check_discovery(report.discovered_at, datetime.now(UTC))
     incident_id = incident_id_for(report.policy_id, report.reference)
     handle = await client.start_workflow(
         "IncidentWorkflow",

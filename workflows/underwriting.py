@@ -1,7 +1,10 @@
 """One underwriting case, first term or renewal: 保前评估 → 核保 → quote → acceptance.
 
 Every step stores its outcome in the case before the next begins, so a case carried through
-continue-as-new (a renewal while monitoring floods in) resumes at the step it had reached.
+continue-as-new (a renewal while monitoring floods in) resumes at the step it had reached. What the
+database refuses never fails the workflow: a party's document (an assessment, a decision) is refused
+back to the update that brought it (`refusals`), and the case stays open for another; a step of the
+case's own that cannot be recorded ends the case with that reason.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
+from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -21,13 +25,15 @@ with workflow.unsafe.imports_passed_through():
         RecordUnderwriting,
         UnderwritingStage,
     )
+    from activities.failures import describe_validation_error
     from activities.policy import PolicyActivities
     from domain.application import PolicyApplication
+    from domain.errors import DomainRuleError
     from domain.money import Money
     from domain.policy import PolicyPhase, Quote, local_date
     from domain.rating import Decision, TermHistory, UnderwritingResult, underwrite
     from domain.rules import AssessmentTimeoutAction, PolicyRules
-    from workflows.gateway import ActivityGateway, condition_or_deadline
+    from workflows.gateway import ActivityGateway, Refused, condition_or_deadline
     from workflows.messages import (
         AssessmentSubmission,
         PrebindRemediationVerified,
@@ -47,6 +53,7 @@ class TermUnderwriting:
         gateway: ActivityGateway,
         history: Callable[[], TermHistory] | None,
         enter_phase: Callable[[PolicyPhase], None],
+        refusals: dict[str, Refused],
         quote_deadline: datetime | None = None,
     ) -> None:
         self.case = case
@@ -55,6 +62,7 @@ class TermUnderwriting:
         self.gateway = gateway
         self.history = history
         self.enter_phase = enter_phase
+        self.refusals = refusals  # by inbox: why the document an update left there was refused
         self.quote_deadline = quote_deadline
 
     async def run(self) -> bool:
@@ -106,13 +114,16 @@ class TermUnderwriting:
         case = self.case
         report = case.assessment_inbox
         assert report is not None
-        await self.gateway.call(
+        recorded = await self.gateway.attempt(
             PolicyActivities.record_assessment,
             RecordAssessment(
                 policy_id=self.gateway.policy_id, term_number=case.term_number, report=report, received_at=workflow.now()
             ),
             summary="record assessment report",
         )
+        if isinstance(recorded, Refused):  # the vendor may send a corrected report within the SLA
+            self.refusals["assessment"], case.assessment_inbox = recorded, None
+            return
         case.assessment, case.assessment_inbox = report, None
 
     async def _notify_vendor(self, kind: str, attempt: str) -> None:
@@ -130,10 +141,19 @@ class TermUnderwriting:
         if case.automatic is None:
             term_start = case.term_start or workflow.now()
             history = self.history() if self.history else None
-            result = underwrite(
-                self.application, case.assessment, self.rules, term_start=local_date(term_start), history=history
-            )
-            await self._record_underwriting(UnderwritingStage.AUTOMATIC, result, None)
+            try:
+                result = underwrite(
+                    self.application, case.assessment, self.rules, term_start=local_date(term_start), history=history
+                )
+            except (DomainRuleError, ValidationError) as err:  # figures the rating cannot carry
+                reason = err.message if isinstance(err, DomainRuleError) else describe_validation_error(err)
+                workflow.logger.warning("application not rated", extra={"reason": reason})
+                case.outcome_reason = f"not rated: {reason}"
+                return False
+            refused = await self._record_underwriting(UnderwritingStage.AUTOMATIC, result, None)
+            if refused is not None:
+                case.outcome_reason = f"underwriting not recorded: {refused.reason}"
+                return False
             case.automatic = result
         if case.final is None and case.automatic.decision is Decision.REFER:
             await self.await_underwriter()
@@ -150,25 +170,31 @@ class TermUnderwriting:
         self.enter_phase(PolicyPhase.REFERRED)
         await self.gateway.notify("referral", Party.INSURER, f"{case.term_number}", term_number=case.term_number)
         every = timedelta(minutes=process.referral_reminder_minutes)
-        while case.referral_inbox is None:
-            decided = await condition_or_deadline(
-                lambda: case.referral_inbox is not None, workflow.now() + every, summary="underwriter decision"
+        while True:
+            while case.referral_inbox is None:
+                decided = await condition_or_deadline(
+                    lambda: case.referral_inbox is not None, workflow.now() + every, summary="underwriter decision"
+                )
+                if decided:
+                    break
+                if case.referral_reminders >= process.referral_max_reminders:
+                    # The workflow's own decline stands even if the database refuses to record it.
+                    await self._settle_referral(Decision.DECLINE, "no underwriter decision in time", None, None)
+                    return
+                case.referral_reminders += 1
+                await self.gateway.notify("referral_reminder", Party.INSURER, f"{case.term_number}:{case.referral_reminders}")
+            decision = case.referral_inbox
+            refused = await self._settle_referral(
+                decision.decision, f"underwriter: {decision.reason}", decision.underwriter_id, decision.premium_override
             )
-            if decided:
-                break
-            if case.referral_reminders >= process.referral_max_reminders:
-                await self._settle_referral(Decision.DECLINE, "no underwriter decision in time", None, None)
+            if refused is None:
                 return
-            case.referral_reminders += 1
-            await self.gateway.notify("referral_reminder", Party.INSURER, f"{case.term_number}:{case.referral_reminders}")
-        decision = case.referral_inbox
-        await self._settle_referral(
-            decision.decision, f"underwriter: {decision.reason}", decision.underwriter_id, decision.premium_override
-        )
+            # The decision could not be recorded: refused back to the underwriter, who may decide again.
+            self.refusals["referral"], case.referral_inbox = refused, None
 
     async def _settle_referral(
         self, decision: Decision, reason: str, underwriter_id: str | None, premium: Money | None
-    ) -> None:
+    ) -> Refused | None:
         automatic = self.case.automatic
         assert automatic is not None
         final = automatic.model_copy(
@@ -178,11 +204,15 @@ class TermUnderwriting:
                 "premium": premium or automatic.premium,
             }
         )
-        await self._record_underwriting(UnderwritingStage.UNDERWRITER, final, underwriter_id)
-        self.case.final = final
+        refused = await self._record_underwriting(UnderwritingStage.UNDERWRITER, final, underwriter_id)
+        if refused is None or underwriter_id is None:
+            self.case.final = final
+        return refused
 
-    async def _record_underwriting(self, stage: UnderwritingStage, result: UnderwritingResult, who: str | None) -> None:
-        await self.gateway.call(
+    async def _record_underwriting(
+        self, stage: UnderwritingStage, result: UnderwritingResult, who: str | None
+    ) -> Refused | None:
+        recorded = await self.gateway.attempt(
             PolicyActivities.record_underwriting,
             RecordUnderwriting(
                 policy_id=self.gateway.policy_id, term_number=self.case.term_number, stage=stage,
@@ -190,13 +220,18 @@ class TermUnderwriting:
             ),
             summary=f"record {stage.value} underwriting",
         )
+        return recorded if isinstance(recorded, Refused) else None
 
     # -- Quote and acceptance ------------------------------------------------------------------
 
     async def offer_quote(self) -> bool:
         case = self.case
         if case.quote is None:
-            case.quote = await self._issue_quote()
+            quote = await self._issue_quote()
+            if isinstance(quote, Refused):
+                case.outcome_reason = f"quote not recorded: {quote.reason}"
+                return False
+            case.quote = quote
         self.enter_phase(PolicyPhase.QUOTED)
         quote = case.quote
         accepted = await condition_or_deadline(lambda: case.accepted, quote.expires_at, summary="quote expiry")
@@ -207,7 +242,7 @@ class TermUnderwriting:
         await self._record_quote_status(QuoteStatus.ACCEPTED)
         return True
 
-    async def _issue_quote(self) -> Quote:
+    async def _issue_quote(self) -> Quote | Refused:
         case, final = self.case, self.case.final
         assert final is not None and final.schedule is not None
         now = workflow.now()
@@ -225,15 +260,17 @@ class TermUnderwriting:
             issued_at=now,
             expires_at=expires_at,
         )
-        await self.gateway.call(
+        recorded = await self.gateway.attempt(
             PolicyActivities.record_quote, RecordQuote(policy_id=self.gateway.policy_id, quote=quote), summary="record quote"
         )
+        if isinstance(recorded, Refused):
+            return recorded
         await self.gateway.notify("quote_issued", Party.INSURED, quote.quote_id, premium_fen=quote.premium.fen)
         return quote
 
     async def _record_quote_status(self, status: QuoteStatus) -> None:
         assert self.case.quote is not None
-        await self.gateway.call(
+        await self.gateway.record(
             PolicyActivities.record_quote_status,
             RecordQuoteStatus(
                 policy_id=self.gateway.policy_id, quote_id=self.case.quote.quote_id, status=status, at=workflow.now()

@@ -12,6 +12,7 @@ from api.context import Call, InsuredCall, InsurerCall, ObjectKind, PartyKind, R
 from api.problems import Problem, not_found
 from api.routes.common import After, HistoryLimit, IncidentIdPath, Limit, history_of, page_of
 from api.schemas import Accepted, Created, History, IncidentReportBody, PageOfIds, ProgressBody
+from domain.errors import DomainRuleError
 from domain.incident import Evidence, ForensicsReport
 from storage.unit_of_work import UnitOfWork
 from workflows.incident_messages import (
@@ -58,7 +59,8 @@ async def _update(call: Call, incident_id: str, name: str, body, result_type) ->
 
     async def action():
         return await temporal_calls.update(
-            call.temporal, incident_workflow_id(incident_id), name, body, result_type, what=f"incident {incident_id}"
+            call.temporal, incident_workflow_id(incident_id), name, body, result_type, what=f"incident {incident_id}",
+            update_id=call.update_id(name),
         )
 
     return await call.replayable(action)
@@ -77,7 +79,10 @@ async def report(body: IncidentReportBody, call: ReporterCall) -> JSONResponse:
             parties = await uow.api.grantees(ObjectKind.POLICY.value, body.policy_id)
         await call.grant(ObjectKind.INCIDENT, incident_id_for(body.policy_id, body.reference), parties)
         async with temporal_calls.temporal_errors(f"incident on policy {body.policy_id}"):
-            incident_id, _ = await report_incident(call.temporal, call.services.task_queue, incident)
+            try:
+                incident_id, _ = await report_incident(call.temporal, call.services.task_queue, incident)
+            except DomainRuleError as error:  # the body's PastInstant checks it first; this is the backstop
+                raise Problem(422, error.code, f"discovered_at: {error.message}") from None
         return Created(id=incident_id, workflow_id=incident_workflow_id(incident_id))
 
     return await call.replayable(action, status_code=status.HTTP_201_CREATED)

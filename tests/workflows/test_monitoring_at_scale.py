@@ -1,4 +1,5 @@
-"""20,000 monitoring signals into one policy on a real dev server: continue-as-new, exact counts.
+"""Monitoring signals into one policy on a real dev server, 6,000 in `make test` and 20,000 in
+`make test-long`: continue-as-new, exact counts.
 
 The vendor pushes in bursts (as a scanner does after each sweep). A continuous storm of single-
 finding signals into one workflow cannot be rolled over by Temporal at all (the server fails a
@@ -11,11 +12,12 @@ from domain.findings import Severity
 from workflows.messages import MonitoringBatch
 from workflows.policy import SIGNALS_PER_RUN, PolicyWorkflow
 from tests.builders import assessment, monitoring_finding
+from tests.scale import sized
 from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy
 
-SIGNALS = 20_000
+SIGNALS = sized(6_000, 20_000)
 BURST = 1_000
-REPEATED = 500  # vendors resend; the same event id must apply once
+REPEATED = sized(200, 500)  # vendors resend; the same event id must apply once
 SEVERITIES = [Severity.LOW, Severity.MEDIUM, Severity.HIGH, Severity.INFO]
 
 
@@ -23,7 +25,7 @@ def severity_of(index: int) -> Severity:
     return SEVERITIES[index % len(SEVERITIES)]
 
 
-async def test_twenty_thousand_signals_continue_as_new_and_count_exactly(dev_client, session_factory, task_queue):
+async def test_thousands_of_signals_continue_as_new_and_count_exactly(dev_client, session_factory, task_queue):
     async with running_worker(dev_client, session_factory, task_queue):
         handle = await start_policy(dev_client, task_queue)
         await bind(handle, assessment())

@@ -64,11 +64,14 @@ async def ransomware_story(time_skipping_env, session_factory, task_queue):
         assert current.report_deadline == discovered + hours(4)  # not CII, not a state organ: 4 hours
 
         await incident.execute_update(IncidentWorkflow.acknowledge_dispatch, DispatchAcknowledgement(vendor_id="panel-ir-01"))
+        # Each time a party gives has happened by the incident's clock when it is sent: the clock moves first.
+        await time_skipping_env.sleep(hours(2))
         await incident.execute_update(
             IncidentWorkflow.file_regulatory_report,
             RegulatoryFiling(kind=ReportKind.INITIAL, channel="provincial CAC portal", reference="GD-2026-001",
                              filed_at=discovered + hours(2)),
         )
+        await time_skipping_env.sleep(hours(28))
         for event_id, kind, at in [("p1", ProgressKind.CONTAINED, hours(6)), ("p2", ProgressKind.RESTORED, hours(30))]:
             progress = VendorProgress(vendor_id="panel-ir-01", event_id=event_id, kind=kind, at=discovered + at)
             await incident.signal(IncidentWorkflow.post_progress, progress)
@@ -124,6 +127,7 @@ async def ransomware_story(time_skipping_env, session_factory, task_queue):
         limits = await policy.query(PolicyWorkflow.limits)
         assert limits[0].paid == Money.yuan(380_000) and limits[0].reserved == Money(fen=0)
 
+        await time_skipping_env.sleep(timedelta(days=3) - hours(30))
         await incident.execute_update(
             IncidentWorkflow.file_regulatory_report,
             RegulatoryFiling(kind=ReportKind.CLOSING, channel="provincial CAC portal", reference="GD-2026-001-C",
