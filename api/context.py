@@ -25,11 +25,11 @@ from temporalio.client import Client
 from api import keys, signatures
 from api.parties import ObjectKind, PartyKind
 from api.problems import Problem, not_found
+from domain.boundaries import breach_in_json, first_breach
 from storage.repositories import StoredAnswer
 from storage.unit_of_work import UnitOfWork
 
 MAX_IDEMPOTENCY_KEY = 255
-NUL_ESCAPE = b"\\u0000"  # how JSON writes NUL; a raw NUL byte is not valid JSON at all
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,15 @@ class Call:
     def temporal(self) -> Client:
         return self.services.temporal
 
+    def update_id(self, name: str) -> str | None:
+        """The id of the workflow update this request makes, derived from its replay key: a retry
+        whose first attempt's answer was lost is the same update, which Temporal applies once."""
+        if self.replay_key is None:
+            return None
+        kind, key = self.replay_key
+        party_kind, party_id = self.caller.party
+        return "api-" + hashlib.sha256(f"{party_kind}\n{party_id}\n{kind}\n{key}\n{name}".encode()).hexdigest()[:32]
+
     async def require(self, kind: ObjectKind, object_id: str) -> None:
         """404 unless the caller holds a grant on the object: missing and not-yours look the same."""
         async with UnitOfWork(self.services.sessions) as uow:
@@ -117,7 +126,8 @@ class Call:
     async def replayable(
         self, action: Callable[[], Awaitable[BaseModel | dict[str, Any]]], *, status_code: int = 200
     ) -> JSONResponse:
-        """Runs `action` once per replay key; a repeat with the same body gets the first answer.
+        """Runs `action` once per replay key; a repeat with the same body gets the first answer, byte
+        for byte.
 
         Requests with one key queue on a PostgreSQL advisory lock, so concurrent repeats wait for the
         first and then replay it: one workflow, one signal. Only successes are stored; after an
@@ -139,18 +149,19 @@ class Call:
                         422, "key_reused",
                         f"this {_key_name(key_kind)} was already used for a different request",
                     )
-                response = _json(stored.status_code, stored.response)
+                response = _sent(stored)
                 response.headers["Idempotent-Replayed"] = "true"
                 return response
             self._open_uow = uow
             try:
-                body = jsonable_encoder(await action())
+                result = jsonable_encoder(await action())
             finally:
                 self._open_uow = None
-            await uow.api.store_answer(
-                party_kind, party_id, key_kind, key, StoredAnswer(fingerprint, status_code, body)
-            )
-        return _json(status_code, body)
+            # Rendered once, and these bytes go to the first caller and to every repeat: the JSONB
+            # copy comes back with its keys in PostgreSQL's order, so re-rendering it differs.
+            answer = StoredAnswer(fingerprint, status_code, result, _json(status_code, result).body)
+            await uow.api.store_answer(party_kind, party_id, key_kind, key, answer)
+        return _sent(answer)
 
 
 def _key_name(key_kind: str) -> str:
@@ -159,6 +170,19 @@ def _key_name(key_kind: str) -> str:
 
 def _json(status_code: int, body: BaseModel | dict[str, Any]) -> JSONResponse:
     return JSONResponse(jsonable_encoder(body), status_code=status_code)
+
+
+class _RenderedJSON(JSONResponse):
+    """JSON rendered before: its bytes go out as they are."""
+
+    def render(self, content: bytes) -> bytes:
+        return content
+
+
+def _sent(answer: StoredAnswer) -> JSONResponse:
+    if answer.body is None:  # stored before the bytes were kept (migration 0008): only its JSON is left
+        return _json(answer.status_code, answer.response)
+    return _RenderedJSON(answer.body, status_code=answer.status_code)
 
 
 async def _verify_push(request: Request, caller: Caller, services_: Services) -> str:
@@ -208,16 +232,27 @@ def party(*allowed: PartyKind) -> Callable[..., Awaitable[Call]]:
                 if not idempotency_key.strip() or len(idempotency_key) > MAX_IDEMPOTENCY_KEY or not idempotency_key.isprintable():
                     raise Problem(400, "malformed_idempotency_key", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters")
                 call.replay_key = ("idempotency", idempotency_key)
-        if request.method == "POST" and NUL_ESCAPE in await request.body():
-            # PostgreSQL text cannot hold NUL: refused here, before a workflow accepts what no
-            # activity could ever store.
-            raise Problem(422, "nul_character", "text may not contain the NUL character (\\u0000)")
+        await refuse_what_no_message_may_hold(request)
         return call
 
     return dependency
 
 
+async def refuse_what_no_message_may_hold(request: Request) -> None:
+    """422 naming the field for a value that breaks a boundary rule (domain.boundaries) in the path,
+    the query or a JSON body, before anything is looked up, started, signalled or stored."""
+    places = [({name: value}, "path") for name, value in request.path_params.items()]
+    places += [({name: value}, "query") for name, value in request.query_params.multi_items()]
+    breach = next(filter(None, (first_breach(value, where) for value, where in places)), None)
+    if breach is None and request.method == "POST":
+        breach = breach_in_json(await request.body(), "body")
+    if breach is not None:
+        where, reason = breach
+        raise Problem(422, "invalid_value", f"{where}: {reason}", errors=[{"field": where, "message": reason}])
+
+
 async def _reader(request: Request, caller: Annotated[Caller, Depends(authenticate)]) -> Call:
+    await refuse_what_no_message_may_hold(request)
     return Call(caller, request, services(request))
 
 

@@ -74,12 +74,17 @@ async def temporal_errors(what: str) -> AsyncIterator[None]:
 
 
 async def update(
-    client: Client, workflow_id: str, name: str, arg: BaseModel | None, result_type: type[ResultT], *, what: str
+    client: Client, workflow_id: str, name: str, arg: BaseModel | None, result_type: type[ResultT], *, what: str,
+    update_id: str | None = None,
 ) -> ResultT:
+    """`update_id` (from the request's replay key) makes Temporal itself apply a retried update once,
+    even when the first attempt's answer was lost before the API could store it."""
     handle = client.get_workflow_handle(workflow_id)
     args: list[Any] = [] if arg is None else [arg]
     async with temporal_errors(what):
-        return await handle.execute_update(name, args=args, result_type=result_type, rpc_timeout=RPC_TIMEOUT)
+        return await handle.execute_update(
+            name, args=args, id=update_id, result_type=result_type, rpc_timeout=RPC_TIMEOUT
+        )
 
 
 async def signal(client: Client, workflow_id: str, name: str, arg: BaseModel, *, what: str) -> None:

@@ -37,7 +37,8 @@ async def _update(call: Call, claim_id: str, name: str, body, result_type=ClaimS
 
     async def action():
         return await temporal_calls.update(
-            call.temporal, claim_workflow_id(claim_id), name, body, result_type, what=f"claim {claim_id}"
+            call.temporal, claim_workflow_id(claim_id), name, body, result_type, what=f"claim {claim_id}",
+            update_id=call.update_id(name),
         )
 
     return await call.replayable(action)

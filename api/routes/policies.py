@@ -83,7 +83,8 @@ async def _update(call: Call, policy_id: str, name: str, body, result_type):
 
     async def action():
         return await temporal_calls.update(
-            call.temporal, policy_workflow_id(policy_id), name, body, result_type, what=f"policy {policy_id}"
+            call.temporal, policy_workflow_id(policy_id), name, body, result_type, what=f"policy {policy_id}",
+            update_id=call.update_id(name),
         )
 
     return await call.replayable(action)

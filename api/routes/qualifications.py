@@ -168,7 +168,7 @@ async def _update(call: Call, qualification_id: str, name: str, body) -> JSONRes
     async def action():
         return await temporal_calls.update(
             call.temporal, qualification_workflow_id(qualification_id), name, body, QualificationStatus,
-            what=f"qualification {qualification_id}",
+            what=f"qualification {qualification_id}", update_id=call.update_id(name),
         )
 
     return await call.replayable(action)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     func,
@@ -87,4 +88,7 @@ class ApiRequestRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict[str, Any]]
+    # What repeats are sent. JSONB keeps neither key order nor spacing, so `response` alone cannot
+    # give back the bytes of the first answer; NULL in rows from before 0008.
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

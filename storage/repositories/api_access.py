@@ -27,7 +27,8 @@ class StoredKey:
 class StoredAnswer:
     fingerprint: str
     status_code: int
-    response: dict[str, Any]
+    response: dict[str, Any]  # as data: for SQL, and for API processes of a release before 0008
+    body: bytes | None  # the bytes first sent, which every repeat gets; None in rows stored before 0008
 
 
 class ApiAccessRepository:
@@ -144,7 +145,7 @@ class ApiAccessRepository:
         row = await self._session.get(ApiRequestRow, (party_kind, party_id, key_kind, key))
         if row is None:
             return None
-        return StoredAnswer(row.fingerprint, row.status_code, row.response)
+        return StoredAnswer(row.fingerprint, row.status_code, row.response, row.response_body)
 
     async def store_answer(
         self, party_kind: str, party_id: str, key_kind: str, key: str, answer: StoredAnswer
@@ -153,6 +154,7 @@ class ApiAccessRepository:
             ApiRequestRow(
                 party_kind=party_kind, party_id=party_id, key_kind=key_kind, key=key,
                 fingerprint=answer.fingerprint, status_code=answer.status_code, response=answer.response,
+                response_body=answer.body,
             )
         )
         await self._session.flush()

@@ -9,13 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.migrate import upgrade_to_head
+from storage.db import create_session_factory
+from storage.migrate import alembic_config, upgrade_to_head
 from storage.models import Base
+from storage.unit_of_work import UnitOfWork
 
 EXPECTED_TABLES = {
     "api_keys",
@@ -67,7 +70,7 @@ async def test_upgrade_to_head_builds_every_table_of_an_empty_database(empty_dat
         await engine.dispose()
 
     assert tables >= EXPECTED_TABLES
-    assert version == "0007"
+    assert version == "0008"
     assert sequence is True
     assert drift == [], f"migrations and models differ: {drift}"
 
@@ -82,7 +85,33 @@ async def test_upgrade_to_head_twice_changes_nothing(empty_database_url: str) ->
             versions = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
     finally:
         await engine.dispose()
-    assert [tuple(v) for v in versions] == [("0007",)]
+    assert [tuple(v) for v in versions] == [("0008",)]
+
+
+async def test_answers_stored_before_0008_stay_replayable_through_its_upgrade_and_downgrade(
+    empty_database_url: str,
+) -> None:
+    config = alembic_config(empty_database_url)
+    await asyncio.to_thread(command.upgrade, config, "0007")
+    engine, sessions = create_session_factory(empty_database_url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(
+                "INSERT INTO api_requests (party_kind, party_id, key_kind, key, fingerprint, status_code, response)"
+                " VALUES ('insured', 'insured-1', 'idempotency', 'key-1', :fingerprint, 201, '{\"id\": \"pol-1\"}')"
+            ), {"fingerprint": "0" * 64})
+        await asyncio.to_thread(upgrade_to_head, empty_database_url)
+        async with UnitOfWork(sessions) as uow:
+            stored = await uow.api.stored_answer("insured", "insured-1", "idempotency", "key-1")
+        await asyncio.to_thread(command.downgrade, config, "0007")
+        async with engine.connect() as connection:
+            kept = await connection.scalar(text("SELECT response FROM api_requests WHERE key = 'key-1'"))
+    finally:
+        await engine.dispose()
+
+    assert stored is not None
+    assert (stored.status_code, stored.response, stored.body) == (201, {"id": "pol-1"}, None)
+    assert kept == {"id": "pol-1"}
 
 
 async def test_migrate_works_from_any_folder_and_leaves_logging_and_imports_alone(
