@@ -5,15 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import openapi
 from api.context import Services
 from api.problems import install as install_problem_handlers
 from api.problems import problem_response
 from api.routes import claims, incidents, policies, qualifications
+from api.wall_clock import WallClock
 from logs import get_logger
 from observability.health import database_check, readiness, temporal_check
 from observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -74,6 +78,11 @@ class BodyLimit:
         await response(scope, receive, send)
 
 
+class Readiness(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str]
+
+
 class RequestLog:
     """One log line per request: method, route template, status, the caller's kind and key id, time;
     and the same in the metrics. Never the path itself or the body, which can carry ids of people or
@@ -131,11 +140,6 @@ def create_app(services: Services | None = None, *, connect=None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
-        responses={
-            401: {"description": "No valid API key, or (vendors) no valid signature"},
-            403: {"description": "This endpoint is for another kind of party"},
-            404: {"description": "No such object that you can see"},
-        },
     )
     install_problem_handlers(app)
     for module in (policies, incidents, claims, qualifications):
@@ -147,7 +151,8 @@ def create_app(services: Services | None = None, *, connect=None) -> FastAPI:
 
     @app.get(
         "/ready", tags=["operations"], summary="Readiness: PostgreSQL and Temporal answer",
-        responses={503: {"description": "Not ready: `checks` names what failed"}},
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: `checks` names what failed"}},
     )
     async def ready(request: Request) -> JSONResponse:
         services: Services = request.app.state.services
@@ -163,6 +168,8 @@ def create_app(services: Services | None = None, *, connect=None) -> FastAPI:
         """Requests by route template and status: no ids, no caller, so no key is asked for."""
         return Response(metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
 
+    openapi.install(app)
+    app.add_middleware(WallClock)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(RequestLog, metrics=metrics)
     return app

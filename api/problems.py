@@ -11,9 +11,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from logs import get_logger
 
@@ -46,13 +48,15 @@ TITLES = {
     422: "Invalid request",
     429: "Too many requests",
     500: "Internal error",
-    503: "Temporal is not reachable",
+    502: "Bad gateway",
+    503: "Service unavailable",
     504: "Timed out",
 }
 
 
-def problem_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
-    body = {
+def problem_body(status: int, code: str, detail: str, **extensions: Any) -> dict[str, Any]:
+    """The document itself: what is sent, and what the OpenAPI examples show."""
+    return {
         "type": TYPE_BASE + code,
         "title": TITLES.get(status, "Error"),
         "status": status,
@@ -60,6 +64,10 @@ def problem_response(status: int, code: str, detail: str, headers: dict[str, str
         "code": code,
         **extensions,
     }
+
+
+def problem_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extensions: Any) -> JSONResponse:
+    body = problem_body(status, code, detail, **extensions)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -94,14 +102,27 @@ async def _on_validation(request: Request, error: RequestValidationError) -> JSO
     return problem_response(422, "invalid_request", summary + more, errors=fields)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the path is served with. Starlette's own Allow names only the first route whose
+    path matched, so OPTIONS /v1/claims said `POST` although GET /v1/claims exists."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.router.routes):  # through included routers
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
+
+
 async def _on_http(request: Request, error: StarletteHTTPException) -> JSONResponse:
     codes = {400: "malformed_body", 404: "no_such_route", 405: "method_not_allowed", 413: "body_too_large"}
     detail = error.detail if isinstance(error.detail, str) else TITLES.get(error.status_code, "Error")
+    headers = dict(error.headers or {})
     if error.status_code == 404:
         detail = f"there is no {request.url.path} in this API; see /docs"
-    return problem_response(
-        error.status_code, codes.get(error.status_code, "http_error"), detail, dict(error.headers or {})
-    )
+    if error.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+        detail = f"{request.method} is not served here; this path takes {headers['Allow']}"
+    return problem_response(error.status_code, codes.get(error.status_code, "http_error"), detail, headers)
 
 
 def _route(request: Request) -> str | None:
