@@ -19,6 +19,14 @@ def dev(
     pg_port: Annotated[int | None, typer.Option(help="Default: 55432 (unused with DATABASE_URL)")] = None,
     api_port: Annotated[int | None, typer.Option(help="Default: 8300")] = None,
     codec_port: Annotated[int | None, typer.Option(help="Default: 8301")] = None,
+    max_restarts: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Restarts in a row of a Temporal or PostgreSQL server that died before the stack gives up "
+            "and stops (0: stop at the first death)",
+        ),
+    ] = 5,
 ) -> None:
     """Run Temporal, PostgreSQL, a worker, the HTTP API and the codec server until Ctrl-C; state persists
     in the state folder."""
@@ -31,6 +39,8 @@ def dev(
         "codec_port": codec_port,
     }
     from devstack.stack import run_dev_stack
+    from devstack.supervision import RestartPolicy
 
     settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
-    raise typer.Exit(run_async(run_dev_stack(settings, Console(soft_wrap=True))))
+    restarts = RestartPolicy(max_attempts=max_restarts)
+    raise typer.Exit(run_async(run_dev_stack(settings, Console(soft_wrap=True), restarts)))

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 from devstack.postgres import EmbeddedPostgres
 from devstack.protection import DataProtection
+from devstack.supervision import RestartPolicy
 from devstack.temporal import TemporalDevServer
 from settings import Settings, project_root
 
@@ -64,6 +65,7 @@ def stack_panel(
     database_url: str,
     state_dir: Path,
     protection: DataProtection,
+    restarts: RestartPolicy | None = None,
 ) -> Panel:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
@@ -86,6 +88,17 @@ def stack_panel(
     table.add_row("State folder", str(state_dir))
     logs = [server.log_file] + ([postgres.log_file] if postgres else [])
     table.add_row("Server logs", "\n".join(str(path) for path in logs))
+    if restarts is not None:
+        table.add_row("If a server dies", restart_note(restarts))
     table.add_row("Start a policy", apply_command(settings, server))
     table.add_row("Watch a demo", demo_command(settings, server))
     return Panel(table, title="cyberins dev stack", expand=False)
+
+
+def restart_note(restarts: RestartPolicy) -> str:
+    if restarts.max_attempts == 0:
+        return "the stack stops (restarts are off)"
+    return (
+        f"it is restarted, up to {restarts.max_attempts} times in a row, {restarts.delay(1):g} s after it "
+        "stopped and twice as long before each next try; every stop and restart is printed below"
+    )

@@ -98,6 +98,38 @@ class EmbeddedPostgres:
             return False
         return self._run("pg_ctl", "status", "-D", str(self.data_dir), check=False).returncode == 0
 
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "postmaster.pid"
+
+    def postmaster_pid(self) -> int | None:
+        """The server's pid, from the first line of postmaster.pid; None when there is none."""
+        try:
+            return int(self.pid_file.read_text().split("\n", 1)[0])
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def clear_stale_pid_file(self) -> None:
+        """Remove the postmaster.pid of a server that was killed outright.
+
+        PostgreSQL removes such a file itself only when no process has the pid. A postmaster killed
+        -9 may still be a zombie until whoever adopted it reaps it, and its pid may have gone to an
+        unrelated process: either way `pg_ctl` would call the server running and PostgreSQL would
+        refuse to start. A live postmaster of this folder names the folder on its command line.
+        """
+        pid = self.postmaster_pid()
+        if pid is None:
+            return
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            state, cmdline = "X", b""
+        except PermissionError:
+            return  # someone else's process, which we could not be sure of: PostgreSQL will say
+        if state in ("Z", "X") or str(self.data_dir).encode() not in cmdline:
+            self.pid_file.unlink(missing_ok=True)
+
     def start(self) -> None:
         """Initialise the data folder on first use, then start the server and wait until it accepts."""
         self._prepare_folders()
@@ -108,6 +140,7 @@ class EmbeddedPostgres:
             )
             if result.returncode != 0:
                 raise EmbeddedPostgresError(f"initdb failed: {result.stderr.strip()}")
+        self.clear_stale_pid_file()
         if self.is_running():
             return
         options = f"-h {self.host} -p {self.port} -k '' -c fsync=off -c full_page_writes=off"

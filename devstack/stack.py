@@ -3,7 +3,8 @@
 Start order: payload keys ready, ports checked, Temporal and PostgreSQL started, database migrated,
 worker, API and codec server running. Stop order is the reverse, so the worker finishes its tasks
 while both servers still answer.
-Everything the servers keep lives in the state folder, so a second run finds the first run's policies.
+Everything the servers keep lives in the state folder, so a second run finds the first run's policies,
+and a server that dies while the stack runs is started again on it (devstack/supervision.py).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from devstack.panel import stack_panel
 from devstack.ports import taken_ports
 from devstack.postgres import EmbeddedPostgres, EmbeddedPostgresError
 from devstack.protection import prepare as prepare_data_protection
+from devstack.supervision import PartKeptFailing, RestartPolicy, Supervisor, supervisors
 from devstack.temporal import TemporalDevServer, TemporalDevServerError
 from logs import get_logger
+from observability.health import Check, database_check, temporal_check
 from settings import Settings, connect_temporal
 from storage.db import create_session_factory
 from storage.migrate import upgrade_to_head
@@ -34,6 +37,9 @@ from worker import run_worker
 log = get_logger(__name__)
 
 WORKER_STOP_TIMEOUT_SECONDS = 30
+# With the Temporal server gone the worker can report nothing it finishes, and the SDK spends about
+# 25 s on a last heartbeat to it: the stack does not wait for that.
+WORKER_STOP_WITHOUT_TEMPORAL_SECONDS = 3
 READY_LINE = "Ready. Press Ctrl-C to stop."
 
 
@@ -69,12 +75,6 @@ def _stop_on_signals(shutdown: asyncio.Event) -> None:
         loop.add_signal_handler(signum, shutdown.set)
 
 
-async def _watch_temporal(server: TemporalDevServer) -> None:
-    while not server.has_exited():
-        await asyncio.sleep(0.5)
-    raise DevStackError(f"the Temporal dev server stopped unexpectedly; see {server.log_file}")
-
-
 async def _start_postgres(postgres: EmbeddedPostgres, database: str, stack: AsyncExitStack) -> None:
     stack.callback(postgres.stop)
     await asyncio.to_thread(postgres.start)
@@ -87,7 +87,8 @@ async def _start_worker(
     database_url: str,
     shutdown: asyncio.Event,
     stack: AsyncExitStack,
-) -> asyncio.Task[None]:
+) -> tuple[asyncio.Task[None], dict[str, Check]]:
+    """The worker's task, and the checks by which it shows it reaches Temporal and the database."""
     client = await connect_temporal(settings, target_host=server.target_host)
     engine, sessions = create_session_factory(database_url)
     stack.push_async_callback(engine.dispose)
@@ -97,20 +98,26 @@ async def _start_worker(
 
     async def stop_worker() -> None:
         shutdown.set()
+        seconds = WORKER_STOP_WITHOUT_TEMPORAL_SECONDS if server.has_exited() else WORKER_STOP_TIMEOUT_SECONDS
         try:
-            await asyncio.wait_for(task, WORKER_STOP_TIMEOUT_SECONDS)
+            await asyncio.wait_for(task, seconds)
         except TimeoutError:
-            log.warning("worker_stop_timed_out", seconds=WORKER_STOP_TIMEOUT_SECONDS)
+            if server.has_exited():
+                log.info("worker_left_without_temporal", seconds=seconds)
+            else:
+                log.warning("worker_stop_timed_out", seconds=seconds)
         except Exception as error:  # noqa: BLE001 - reported while running; stopping must go on
             log.debug("worker_stopped_with_error", error=type(error).__name__)
 
     stack.push_async_callback(stop_worker)
-    return task
+    return task, {"temporal": temporal_check(client), "database": database_check(sessions)}
 
 
-async def run_dev_stack(settings: Settings, console: Console) -> int:
-    """Run until SIGINT/SIGTERM; 0 after a clean stop, 1 when the stack could not run."""
+async def run_dev_stack(settings: Settings, console: Console, restarts: RestartPolicy | None = None) -> int:
+    """Run until SIGINT/SIGTERM; 0 after a clean stop, 1 when the stack could not run or a server kept
+    failing (`restarts` says how hard to try)."""
     errors = Console(stderr=True, soft_wrap=True)
+    restarts = restarts or RestartPolicy()
     state_dir = settings.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     shutdown = asyncio.Event()
@@ -150,7 +157,7 @@ async def run_dev_stack(settings: Settings, console: Console) -> int:
             await asyncio.to_thread(upgrade_to_head, database_url)
             if shutdown.is_set():
                 return 0
-            worker = await _start_worker(settings, server, database_url, shutdown, stack)
+            worker, worker_checks = await _start_worker(settings, server, database_url, shutdown, stack)
             api = app_from_settings(settings, target_host=server.target_host)
             servers = {
                 "API": _start_http(api, settings.api_host, settings.api_port, "api", shutdown, stack),
@@ -161,14 +168,20 @@ async def run_dev_stack(settings: Settings, console: Console) -> int:
             }
             await _listening(settings.api_host, settings.api_port, servers["API"], "the API")
             await _listening(settings.codec_host, settings.codec_port, servers["codec server"], "the codec server")
-            console.print(stack_panel(settings, server, postgres, database_url, state_dir, protection))
+            services = api.state.services  # made by the API's startup, done once it listens
+            watchers = supervisors(
+                server, postgres, restarts, lambda line: console.print(line, markup=False, highlight=False),
+                temporal_users={"the worker": worker_checks["temporal"], "the API": temporal_check(services.temporal)},
+                database_users={"the worker": worker_checks["database"], "the API": database_check(services.sessions)},
+            )
+            console.print(stack_panel(settings, server, postgres, database_url, state_dir, protection, restarts))
             console.print(READY_LINE)
             log.info("dev_stack_ready", task_queue=settings.task_queue)
-            await _run_until_stopped(shutdown, worker, server, servers)
+            await _run_until_stopped(shutdown, worker, watchers, servers)
             log.info("dev_stack_stopping")
         console.print("Stopped.")
         return 0
-    except (DevStackError, TemporalDevServerError, EmbeddedPostgresError) as error:
+    except (DevStackError, TemporalDevServerError, EmbeddedPostgresError, PartKeptFailing) as error:
         errors.print(f"cyberins dev: {error}", style="red", markup=False)
         return 1
     except Exception:
@@ -217,18 +230,24 @@ def _start_http(
 async def _run_until_stopped(
     shutdown: asyncio.Event,
     worker: asyncio.Task[None],
-    server: TemporalDevServer,
+    watchers: list[Supervisor],
     servers: dict[str, asyncio.Task[None]],
 ) -> None:
     waiting = asyncio.create_task(shutdown.wait())
-    watching = asyncio.create_task(_watch_temporal(server))
+    watching = [asyncio.create_task(watcher.run(shutdown)) for watcher in watchers]
     done, _ = await asyncio.wait(
-        {waiting, worker, watching, *servers.values()}, return_when=asyncio.FIRST_COMPLETED
+        {waiting, worker, *watching, *servers.values()}, return_when=asyncio.FIRST_COMPLETED
     )
-    for task in (waiting, watching):
+    waiting.cancel()
+    # A restart under way finishes or is abandoned before the stack stops the servers.
+    for task in watching:
         task.cancel()
+    await asyncio.gather(*watching, return_exceptions=True)
     if waiting in done:
         return
+    for task in watching:
+        if task in done:
+            task.result()  # PartKeptFailing: a server did not stay up
     if worker in done:
         worker.result()  # re-raises what stopped the worker
         raise DevStackError("the worker stopped although nobody asked it to")
@@ -236,4 +255,3 @@ async def _run_until_stopped(
         if task in done:
             task.result()
             raise DevStackError(f"the {name} stopped although nobody asked it to")
-    watching.result()

