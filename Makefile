@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstall only when pyproject.toml is newer than the last install.
 STAMP := $(VENV)/.installed-from-pyproject
 
-.PHONY: dev test install clean clean-state bench bench-load
+.PHONY: dev test test-long install clean clean-state bench bench-load fuzz
 
 dev: $(STAMP)
 	$(BIN)/cyberins dev
@@ -18,7 +18,18 @@ test: $(STAMP)
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
 
+# The same suite with the heaviest tests at full size (the 200-claim worker crash, 20,000 monitoring
+# signals) and the long fuzz; about twice as long as `make test`.
+test-long: $(STAMP)
+	CYBERINS_LONG_TESTS=1 CYBERINS_FUZZ_LONG=1 $(BIN)/pytest -q -p no:cacheprovider
+
 install: $(STAMP)
+
+# The long health fuzz (minutes; `make test` runs a short one): every kind of bad value in every body
+# field, query and path parameter of every route, more seeds, then schemathesis per party, each followed
+# by asking Temporal whether anything failed or got stuck. FUZZ_ARGS passes pytest options.
+fuzz: $(STAMP)
+	CYBERINS_FUZZ_LONG=1 $(BIN)/pytest -q -s -p no:cacheprovider tests/api/test_system_health_fuzz.py $(FUZZ_ARGS)
 
 # Every benchmark beside its bare-Temporal baseline, on a stack of its own (not part of `make test`);
 # see bench/README.md. BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--only intake,surge".

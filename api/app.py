@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import openapi
-from api.context import Services
+from api.context import MAX_BULK_BODY_BYTES, Services
 from api.problems import install as install_problem_handlers
 from api.problems import problem_response
 from api.routes import claims, incidents, policies, qualifications
@@ -25,7 +25,7 @@ from observability.metrics import ApiMetrics
 
 log = get_logger(__name__)
 
-MAX_BODY_BYTES = 16 * 1024 * 1024  # a batch of 50,000 findings fits; anything larger is refused unread
+MAX_BODY_BYTES = MAX_BULK_BODY_BYTES  # the largest any endpoint takes; each endpoint may take less
 
 DESCRIPTION = """
 Cyber-security insurance (网络安全保险) as durable Temporal workflows.

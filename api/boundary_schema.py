@@ -1,12 +1,12 @@
 """The boundary rules (domain.boundaries) written into the OpenAPI document, so that a generated
 client, and a fuzzer, know what the API refuses: every string without a stricter shape excludes the
-control characters, every number without tighter bounds lies within ±(2**53 − 1)."""
+control characters and is at most MAX_TEXT long, every number without tighter bounds lies within ±(2**53 − 1)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from domain.boundaries import MAX_INTEGER, TEXT_PATTERN
+from domain.boundaries import MAX_INTEGER, MAX_TEXT, TEXT_PATTERN
 
 _SHAPED = ("pattern", "enum", "const", "format")
 
@@ -22,6 +22,8 @@ def state_boundaries(node: Any) -> None:
     kind = node.get("type")
     if kind == "string" and not any(key in node for key in _SHAPED):
         node["pattern"] = TEXT_PATTERN
+    if kind == "string" and "maxLength" not in node and not any(key in node for key in ("enum", "const", "format")):
+        node["maxLength"] = MAX_TEXT
     elif kind in ("integer", "number"):
         if "maximum" not in node and "exclusiveMaximum" not in node:
             node["maximum"] = MAX_INTEGER

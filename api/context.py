@@ -25,11 +25,12 @@ from temporalio.client import Client
 from api import keys, signatures
 from api.parties import ObjectKind, PartyKind
 from api.problems import Problem, not_found
-from domain.boundaries import breach_in_json, first_breach
+from domain.boundaries import MAX_MESSAGE_BYTES, breach_in_json, first_breach
 from storage.repositories import StoredAnswer
 from storage.unit_of_work import UnitOfWork
 
 MAX_IDEMPOTENCY_KEY = 255
+MAX_BULK_BODY_BYTES = 16 * 1024 * 1024  # a batch of 50,000 findings fits; anything larger is refused unread
 
 
 @dataclass(frozen=True)
@@ -204,8 +205,10 @@ async def _verify_push(request: Request, caller: Caller, services_: Services) ->
         raise Problem(401, error.code, str(error)) from None
 
 
-def party(*allowed: PartyKind) -> Callable[..., Awaitable[Call]]:
-    """A dependency: an authenticated caller of one of the `allowed` kinds (403 otherwise)."""
+def party(*allowed: PartyKind, max_body: int = MAX_MESSAGE_BYTES) -> Callable[..., Awaitable[Call]]:
+    """A dependency: an authenticated caller of one of the `allowed` kinds (403 otherwise), whose body
+    is at most `max_body` bytes: what goes into a workflow must fit Temporal's payloads with room to
+    spare; only bulk intake, stored in PostgreSQL rather than sent through Temporal, takes more."""
     names = " or ".join(kind.value for kind in allowed)
 
     async def dependency(
@@ -232,6 +235,8 @@ def party(*allowed: PartyKind) -> Callable[..., Awaitable[Call]]:
                 if not idempotency_key.strip() or len(idempotency_key) > MAX_IDEMPOTENCY_KEY or not idempotency_key.isprintable():
                     raise Problem(400, "malformed_idempotency_key", f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable characters")
                 call.replay_key = ("idempotency", idempotency_key)
+        if request.method == "POST" and len(await request.body()) > max_body:
+            raise Problem(413, "body_too_large", f"a request to this endpoint may be at most {max_body} bytes")
         await refuse_what_no_message_may_hold(request)
         return call
 
@@ -258,6 +263,7 @@ async def _reader(request: Request, caller: Annotated[Caller, Depends(authentica
 
 InsuredCall = Annotated[Call, Depends(party(PartyKind.INSURED))]
 VendorCall = Annotated[Call, Depends(party(PartyKind.VENDOR))]
+VendorBulkCall = Annotated[Call, Depends(party(PartyKind.VENDOR, max_body=MAX_BULK_BODY_BYTES))]
 InsurerCall = Annotated[Call, Depends(party(PartyKind.INSURER))]
 Reader = Annotated[Call, Depends(_reader)]
 ReporterCall = Annotated[Call, Depends(party(PartyKind.INSURED, PartyKind.VENDOR))]

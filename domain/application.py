@@ -6,6 +6,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from domain.boundaries import PartyId
 from domain.coverage import CoverageHead, Industry, PolicyClass, RevenueBand
 from domain.money import Money
 
@@ -98,7 +99,7 @@ class PolicyApplication(BaseModel):
     coverages: list[CoverageRequest] = Field(min_length=1)
     aggregate_limit: Money
     assessing_vendor_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
-    alternative_vendor_ids: list[str] = Field(default_factory=list, max_length=10)
+    alternative_vendor_ids: list[PartyId] = Field(default_factory=list, max_length=10)
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicyApplication:

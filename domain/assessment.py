@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.boundaries import PartyId, PastDay
 from domain.findings import FindingKind, Severity
 from domain.money import Money
 
@@ -53,7 +53,7 @@ class MlpsTestResult(BaseModel):
     system_name: str = Field(min_length=1, max_length=200)
     level: int = Field(ge=1, le=5)
     outcome: MlpsOutcome
-    tested_on: date
+    tested_on: PastDay
 
 
 class AssessmentReport(BaseModel):
@@ -61,7 +61,7 @@ class AssessmentReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    vendor_id: str = Field(min_length=1, max_length=64)
+    vendor_id: PartyId
     controls: SecurityControls
     scan_findings: list[ScanFinding] = Field(default_factory=list, max_length=10_000)
     mlps_results: list[MlpsTestResult] = Field(default_factory=list)

@@ -6,8 +6,10 @@ PostgreSQL or a calculation later, when no one is left to tell.
   exact, and 9,000 such amounts still sum inside PostgreSQL's bigint.
 * Any integer anywhere: within ±(2**53 − 1). Any number: finite.
 * Text anywhere (keys too): no NUL (PostgreSQL text cannot hold it) and no other control character
-  but tab, line feed and carriage return; no lone surrogate (not encodable as UTF-8).
-* Times: ISO 8601 strings with a time zone, from `EARLIEST` to `LATEST`; never a bare number, which
+  but tab, line feed and carriage return; no lone surrogate (not encodable as UTF-8); at most
+  `MAX_TEXT` characters. A message for a workflow is at most `MAX_MESSAGE_BYTES` of JSON.
+* Party ids (`PartyId`): the shape of the keys' party ids, checked before they reach a column.
+* Times: ISO 8601 strings with a time zone (days: ISO dates), from `EARLIEST` to `LATEST`; never a bare number, which
   would silently be read as seconds since 1970. A time the sender says has happened (`PastInstant`)
   may lie at most `CLOCK_SKEW` ahead of the receiver's clock: the API checks it against the wall
   clock, a workflow against `workflow.now()`.
@@ -21,13 +23,15 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, ValidationError, WithJsonSchema
 
 MAX_FEN = 10**15
 MAX_INTEGER = 2**53 - 1
+MAX_TEXT = 10_000  # characters in any one text; a field's own limit is usually far lower
+MAX_MESSAGE_BYTES = 256 * 1024  # a message for a workflow: well inside Temporal's 2 MB payload limit
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 CLOCK_SKEW = timedelta(minutes=5)
@@ -59,6 +63,8 @@ def first_breach(value: Any, where: str = "") -> tuple[str, str] | None:
             found = _FORBIDDEN.search(item)
             if found:
                 return path or "value", f"text may not contain {_describe_character(found)}"
+            if len(item) > MAX_TEXT:
+                return path or "value", f"text may be at most {MAX_TEXT} characters"
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int):
@@ -91,7 +97,7 @@ _SUSPECT_JSON = re.compile(
 
 def breach_in_json(raw: bytes, where: str = "") -> tuple[str, str] | None:
     """`first_breach` of a JSON text; None for a text that is not JSON (its reader says so)."""
-    if not _SUSPECT_JSON.search(raw):
+    if len(raw) <= MAX_TEXT and not _SUSPECT_JSON.search(raw):
         return None
     try:
         value = json.loads(raw)
@@ -173,6 +179,33 @@ PastInstant = Annotated[
                     + f"; it has happened, so at most {int(CLOCK_SKEW.total_seconds() // 60)} minutes ahead of now"}),
 ]
 
-# -- Amounts ----------------------------------------------------------------------------------------
+def _day_in_window(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError(f"a date must lie from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d}")
+    return value
+
+
+def _day_happened(value: date) -> date:
+    clock = _wall_clock.get()
+    # A day anywhere on Earth: Beijing's tomorrow is still today in UTC for eight hours.
+    if clock is not None and value > (clock() + timedelta(days=1)).date():
+        raise ValueError("this date lies in the future")
+    return value
+
+
+_DAY_SCHEMA = {
+    "type": "string",
+    "format": "date",
+    "description": f"ISO 8601 date, from {EARLIEST:%Y-%m-%d} to before {LATEST:%Y-%m-%d}",
+}
+Day = Annotated[date, BeforeValidator(_not_a_number), AfterValidator(_day_in_window), WithJsonSchema(_DAY_SCHEMA)]
+PastDay = Annotated[
+    date, BeforeValidator(_not_a_number), AfterValidator(_day_in_window), AfterValidator(_day_happened),
+    WithJsonSchema({**_DAY_SCHEMA, "description": _DAY_SCHEMA["description"] + "; it has happened"}),
+]
+
+# -- Ids and amounts -------------------------------------------------------------------------------
+
+PartyId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 Fen = Annotated[int, Field(ge=0, le=MAX_FEN, strict=True)]

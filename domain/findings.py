@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from domain.boundaries import PastInstant
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.boundaries import PastInstant
 from domain.errors import DomainRuleError
 
 

@@ -10,9 +10,9 @@ import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from domain.boundaries import CLOCK_SKEW, EARLIEST, Instant, PastInstant, not_in_future
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from domain.boundaries import CLOCK_SKEW, EARLIEST, PartyId, PastInstant, not_in_future
 from domain.errors import DomainRuleError
 from domain.policy import BoundPolicy, local_date
 
@@ -181,8 +181,8 @@ class OutageWindow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     system: str = Field(min_length=1, max_length=200)
-    start: Instant
-    end: Instant
+    start: PastInstant
+    end: PastInstant
 
     @model_validator(mode="after")
     def _ordered(self) -> OutageWindow:
@@ -196,7 +196,7 @@ class ForensicsReport(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    vendor_id: str = Field(min_length=1, max_length=64)
+    vendor_id: PartyId
     root_cause: str = Field(min_length=1, max_length=4000)
     attack_vector: str = Field(min_length=1, max_length=500)
     first_intrusion_at: PastInstant

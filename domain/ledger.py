@@ -6,10 +6,9 @@ every other claim's hold as used, so claims on one period can never together pay
 
 from __future__ import annotations
 
-
-from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.boundaries import Instant
 from domain.coverage import CoverageHead
 from domain.errors import DomainRuleError
 from domain.loss import LossConditions, LossItem, determine_loss

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from enum import StrEnum
 
-from domain.boundaries import Instant, PastInstant
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.boundaries import PartyId, PastInstant
 from domain.coverage import CoverageHead
 from domain.money import Currency, Money, zero
 from domain.schedule import BusinessInterruptionRule
@@ -25,7 +25,7 @@ class BusinessInterruptionLoss(BaseModel):
     net_profit_per_hour: Money
     continuing_expenses_per_hour: Money
     outage_start: PastInstant
-    outage_end: Instant
+    outage_end: PastInstant
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> BusinessInterruptionLoss:
@@ -49,9 +49,9 @@ class LossItem(BaseModel):
     head: CoverageHead
     amount: Money | None = Field(default=None, description="required for every head except BI")
     business_interruption: BusinessInterruptionLoss | None = Field(default=None, description="BI only")
-    evidence_refs: list[str] = Field(default_factory=list, description="evidence ids or SHA-256s")
-    vendor_id: str | None = Field(default=None, description="who did the work (response, forensics)")
-    description: str = ""
+    evidence_refs: list[str] = Field(default_factory=list, max_length=200, description="evidence ids or SHA-256s")
+    vendor_id: PartyId | None = Field(default=None, description="who did the work (response, forensics)")
+    description: str = Field(default="", max_length=2000)
 
 
 class LossConditions(BaseModel):
@@ -63,7 +63,7 @@ class LossConditions(BaseModel):
     war_exclusion_applies: bool = False
     first_intrusion_at: PastInstant | None = None
     known_before_inception: bool = False
-    consented_non_panel_vendor_ids: list[str] = Field(default_factory=list)
+    consented_non_panel_vendor_ids: list[PartyId] = Field(default_factory=list, max_length=100)
     ransom_paid_with_insurer_consent: bool = False
     police_report_filed: bool = False
     overdue_critical_on_exploited_asset: bool = False

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.application import UnifiedSocialCreditCode
+from domain.boundaries import Day
 
 
 class Programme(StrEnum):
@@ -191,7 +192,7 @@ class PilotDeadline(BaseModel):
 
     programme: Programme
     kind: ReportKind
-    due: date
+    due: Day
 
     @property
     def key(self) -> str:

@@ -6,9 +6,9 @@ import calendar
 from datetime import date, datetime, timedelta, timezone
 from enum import StrEnum
 
-from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.boundaries import Instant
 from domain.coverage import CoverageHead, Industry
 from domain.errors import DomainRuleError
 from domain.money import Money

@@ -14,10 +14,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from domain.application import UnifiedSocialCreditCode
+from domain.boundaries import Day, Instant, PastDay
 from domain.coverage import LIABILITY_HEADS, CoverageHead
 from domain.money import Money
 from domain.policy import PolicyPhase, local_date
@@ -108,8 +108,8 @@ class MlpsCertificate(BaseModel):
     certificate_number: str = Field(min_length=1, max_length=64)
     system_name: str = Field(min_length=1, max_length=200)
     level: int = Field(ge=1, le=5)
-    issued_on: date
-    valid_until: date
+    issued_on: PastDay
+    valid_until: Day
 
 
 class PolicyFacts(BaseModel):

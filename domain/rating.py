@@ -12,8 +12,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.application import PolicyApplication
-from domain.boundaries import MAX_FEN
 from domain.assessment import AssessmentReport, MlpsOutcome
+from domain.boundaries import MAX_FEN
 from domain.coverage import CoverageHead
 from domain.findings import FindingSummary, Severity
 from domain.money import Money

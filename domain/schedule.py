@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.boundaries import Day, PartyId
 from domain.coverage import CoverageHead
 from domain.money import Money
 
@@ -39,9 +39,9 @@ class CoverageSchedule(BaseModel):
     aggregate_limit: Money
     heads: list[HeadTerms] = Field(min_length=1)
     business_interruption: BusinessInterruptionTerms | None = None
-    retroactive_date: date
+    retroactive_date: Day
     notice_condition_minutes: int = Field(gt=0, description="insurer to be told within this")
-    panel_vendor_ids: list[str] = Field(default_factory=list)
+    panel_vendor_ids: list[PartyId] = Field(default_factory=list, max_length=100)
     overdue_critical_retention_uplift_bps: int = Field(default=1_000, ge=0)
 
     @model_validator(mode="after")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
-from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.boundaries import Instant
 from domain.errors import DomainRuleError
 from domain.policy import CHINA_STANDARD_TIME
 

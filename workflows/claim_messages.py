@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from activities.claim_messages import ClaimBasis
+from domain.boundaries import PartyId
 from domain.claim import ClaimantKind, ClaimPhase, ClaimRules, approvals_required
 from domain.coverage import CoverageHead
 from domain.loss import LossConditions, LossItem
@@ -64,7 +65,7 @@ class LossItemsSubmission(_Message):
 class ConditionsUpdate(_Message):
     """What the adjuster has established beyond forensics: consents, police report, war."""
 
-    consented_non_panel_vendor_ids: list[str] = Field(default_factory=list)
+    consented_non_panel_vendor_ids: list[PartyId] = Field(default_factory=list, max_length=100)
     ransom_paid_with_insurer_consent: bool = False
     police_report_filed: bool = False
     war_exclusion_applies: bool = False

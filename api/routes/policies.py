@@ -20,6 +20,7 @@ from api.context import (
     ObjectKind,
     PartyKind,
     Reader,
+    VendorBulkCall,
     VendorCall,
 )
 from api.problems import Problem, describe_errors, not_found
@@ -209,7 +210,7 @@ async def cancel(policy_id: PolicyIdPath, body: CancellationBody, call: InsuredO
     "/findings", response_model=FindingsAccepted, status_code=status.HTTP_202_ACCEPTED,
     summary="Report monitoring findings, one or thousands, across your policies (vendor)",
 )
-async def report_findings(body: FindingsBatch, call: VendorCall) -> JSONResponse:
+async def report_findings(body: FindingsBatch, call: VendorBulkCall) -> JSONResponse:
     """Grouped per policy and stored in PostgreSQL, 5,000 findings to a stored batch; each policy then
     gets one signal naming its batches, so intake is bound neither by one Temporal signal per finding
     nor by payload sizes. A policy you are not assigned to fails the whole batch with 404 before

@@ -13,7 +13,10 @@ from domain.boundaries import (
     CLOCK_SKEW,
     MAX_FEN,
     MAX_INTEGER,
+    MAX_TEXT,
+    Day,
     Instant,
+    PastDay,
     PastInstant,
     breach_in_json,
     checked_against,
@@ -151,3 +154,29 @@ def test_a_business_interruption_rate_over_a_long_outage_cannot_sum_past_the_max
     with pytest.raises(DomainRuleError) as refused:
         determine_loss(schedule(waiting_hours=0), [item], LossConditions(), LimitsUsed())
     assert refused.value.code == "claimed_amount_too_large"
+
+
+def test_text_longer_than_the_most_any_field_takes_breaches_wherever_it_stands():
+    assert first_breach({"a": ["x" * MAX_TEXT]}) is None
+    assert first_breach({"a": ["x" * (MAX_TEXT + 1)]}, "body") == ("body.a[0]", f"text may be at most {MAX_TEXT} characters")
+    assert breach_in_json(('{"a": "' + "x" * (MAX_TEXT + 1) + '"}').encode(), "body")[0] == "body.a"
+
+
+class Days(BaseModel):
+    on: Day
+    tested_on: PastDay | None = None
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "1989-12-31", 0, 20261203, "20261203", "2026-12-03T00:00:00+08:00x"])
+def test_a_day_is_an_iso_date_inside_the_window(value):
+    with pytest.raises(ValidationError):
+        Days.model_validate({"on": value})
+    assert Days.model_validate({"on": "2026-12-03"}).on.isoformat() == "2026-12-03"
+
+
+def test_a_day_that_has_happened_may_be_tomorrow_somewhere_but_no_later():
+    with checked_against(lambda: NOW):
+        assert Days.model_validate({"on": "2030-01-01", "tested_on": "2026-12-04"}).tested_on.day == 4
+        with pytest.raises(ValidationError) as refused:
+            Days.model_validate({"on": "2030-01-01", "tested_on": "2026-12-05"})
+    assert refused.value.errors()[0]["loc"] == ("tested_on",)
