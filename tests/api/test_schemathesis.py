@@ -1,6 +1,7 @@
 """Schemathesis runs every check it has over every operation in the API's own OpenAPI document, as
 each kind of party: no server error, and no status, content type, header or body the document does
-not declare.
+not declare; afterwards Temporal is asked whether anything it sent left a workflow failing or an
+activity retrying.
 
 The CLI runs as a subprocess in a temporary folder: reports and cassettes are off, and what it
 writes all the same (`.schemathesis/`, `.hypothesis/`) lands there, never in the repository.
@@ -12,11 +13,13 @@ import asyncio
 import re
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from api.context import PartyKind
+from tests.health import assert_healthy
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -45,6 +48,7 @@ checks.positive_data_acceptance.enabled = false
 @pytest.mark.parametrize("kind", list(PartyKind), ids=[kind.value for kind in PartyKind])
 async def test_every_answer_is_documented_and_none_is_a_server_error(api_stack, kind):
     issued = await api_stack.credentials(kind)
+    started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="cyberins-schemathesis-") as folder:
         config = Path(folder) / "schemathesis.toml"
         config.write_text(CONFIG)
@@ -80,3 +84,5 @@ async def test_every_answer_is_documented_and_none_is_a_server_error(api_stack, 
     assert generated and int(generated.group(1)) > 0, text[-5000:]
     assert not re.search(r"\d+ errored", text), f"some test cases could not be sent:\n{text[-20000:]}"
     assert not [name for name in LEFTOVERS if (REPOSITORY / name).exists()]
+    # What it sent left Temporal healthy: no failed workflow task, no activity stuck retrying.
+    await assert_healthy(api_stack.temporal, task_queue=api_stack.task_queue, since=started)
