@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.client import ApiClient
 from api.context import PartyKind
 from api.provisioning import IssuedCredentials, issue_credentials
 from devstack.ports import free_port
@@ -42,6 +43,17 @@ class ApiStack:
 
     async def credentials(self, kind: PartyKind, party_id: str | None = None) -> IssuedCredentials:
         return await issue_credentials(self.sessions, kind, party_id or f"{kind.value}-{uuid.uuid4().hex[:8]}")
+
+    async def insured_vendor_insurer(self, label: str) -> tuple[dict[str, IssuedCredentials], dict[str, ApiClient]]:
+        """Keys for one insured, one vendor and one insurer of their own, and a client for each (the
+        caller closes them)."""
+        run = uuid.uuid4().hex[:6]
+        issued = {
+            kind.value: await self.credentials(kind, f"{kind.value}-{label}-{run}")
+            for kind in (PartyKind.INSURED, PartyKind.VENDOR, PartyKind.INSURER)
+        }
+        clients = {k: ApiClient(self.base_url, v.token, webhook_secret=v.webhook_secret) for k, v in issued.items()}
+        return issued, clients
 
 
 @pytest.fixture(scope="session")

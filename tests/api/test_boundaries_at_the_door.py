@@ -21,17 +21,11 @@ from tests.api.test_party_paths import apply, bind, eventually
 @pytest.fixture(scope="module")
 async def claim(api_stack):
     """A bound policy, an incident on it and a claim: the deepest objects a bad value could reach."""
-    run = uuid.uuid4().hex[:6]
-    issued = {
-        "insured": await api_stack.credentials(PartyKind.INSURED, f"insured-door-{run}"),
-        "vendor": await api_stack.credentials(PartyKind.VENDOR, f"vendor-door-{run}"),
-        "insurer": await api_stack.credentials(PartyKind.INSURER, f"insurer-door-{run}"),
-    }
-    clients = {k: ApiClient(api_stack.base_url, v.token, webhook_secret=v.webhook_secret) for k, v in issued.items()}
+    issued, clients = await api_stack.insured_vendor_insurer("door")
     policy_id = await apply(clients, issued)
     await bind(clients, issued, policy_id)
     incident = await clients["insured"].post("/v1/incidents", {
-        "policy_id": policy_id, "reference": f"DOOR-{run}", "discovered_at": datetime.now(UTC).isoformat(),
+        "policy_id": policy_id, "reference": f"DOOR-{uuid.uuid4().hex[:6]}", "discovered_at": datetime.now(UTC).isoformat(),
         "grade": "general", "category": "malicious_program", "summary": "one encrypted file server",
     })
     claim_id = (await clients["insurer"].post("/v1/claims", {"incident_id": incident["id"]}))["id"]

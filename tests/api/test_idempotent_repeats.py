@@ -48,13 +48,7 @@ async def history_names(client: ApiClient, path: str, event: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 async def parties(api_stack):
-    run = uuid.uuid4().hex[:6]
-    issued = {
-        "insured": await api_stack.credentials(PartyKind.INSURED, f"insured-repeat-{run}"),
-        "vendor": await api_stack.credentials(PartyKind.VENDOR, f"vendor-repeat-{run}"),
-        "insurer": await api_stack.credentials(PartyKind.INSURER, f"insurer-repeat-{run}"),
-    }
-    clients = {k: ApiClient(api_stack.base_url, v.token, webhook_secret=v.webhook_secret) for k, v in issued.items()}
+    issued, clients = await api_stack.insured_vendor_insurer("repeat")
     yield issued, clients
     for client in clients.values():
         await client.aclose()
