@@ -17,8 +17,8 @@ def state_boundaries(node: Any) -> None:
         for member in node:
             state_boundaries(member)
         return
-    if not isinstance(node, dict):
-        return
+    if not isinstance(node, dict) or node.get("in") == "header":
+        return  # headers are not message content: each header's own rules are its schema (keys, signatures)
     kind = node.get("type")
     if kind == "string" and not any(key in node for key in _SHAPED):
         node["pattern"] = TEXT_PATTERN

@@ -157,6 +157,9 @@ async def test_an_unsupported_method_is_405_naming_every_method_of_the_path():
 
 
 def _schemas(node: Any) -> Any:
+    """Every schema of message content: headers (keys, signatures) have rules of their own."""
+    if isinstance(node, dict) and node.get("in") == "header":
+        return
     if isinstance(node, dict):
         if "type" in node:
             yield node

@@ -36,8 +36,14 @@ LEFTOVERS = (".schemathesis", "schemathesis-report", "cassette.yaml")
 # an insurer, a report's vendor_id is the caller's own); a time the sender says has happened may not
 # lie ahead of the service's clock. No JSON Schema can say these, and the API rightly answers 422.
 # It stays on for every GET and every POST without a body, where the schema says all there is.
+#
+# A body too large for a message into a workflow is refused with 413 before it is parsed; that is a
+# rejection too, so 413 joins the statuses negative_data_rejection accepts as one.
 CONFIG = """\
 checks.enabled = true
+
+[checks.negative_data_rejection]
+expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
 
 [[operations]]
 include-by = "/requestBody/required == true"
