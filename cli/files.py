@@ -27,6 +27,8 @@ def read_document(path: Path, model: type[ModelT], *, what: str, overrides: dict
         fail(f"{path} is not UTF-8 text", EXIT_BAD_INPUT)
     except json.JSONDecodeError as error:
         fail(f"{path} is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}", EXIT_BAD_INPUT)
+    except RecursionError:
+        fail(f"{path} is nested too deeply to read", EXIT_BAD_INPUT)
     breach = first_breach(data)
     if breach is not None:
         where, reason = breach

@@ -101,7 +101,7 @@ def breach_in_json(raw: bytes, where: str = "") -> tuple[str, str] | None:
         return None
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what a parser follows
         return None
     return first_breach(value, where)
 

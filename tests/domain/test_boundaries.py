@@ -88,6 +88,7 @@ def test_raw_json_with_a_control_character_breaches_however_escaped(text):
 
 def test_raw_json_that_is_not_json_is_left_to_its_reader():
     assert breach_in_json(b'{"a": "\\u0000"') is None
+    assert breach_in_json(b"[" * 30_000 + b"]" * 30_000) is None  # nested past the parser's depth
 
 
 @pytest.mark.parametrize(
