@@ -9,13 +9,16 @@ keys (CYBERINS_PAYLOAD_KEYS) that encrypt what the workflows carry.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import Runtime
+
+if TYPE_CHECKING:
+    from mail.smtp import SmtpSettings
 
 # Must match devstack.postgres.SUPERUSER; not imported so that settings stay cheap to load.
 _EMBEDDED_SUPERUSER = "postgres"
@@ -56,7 +59,7 @@ class Settings(BaseSettings):
         description="workflows a worker keeps in memory; one evicted is replayed from its history on its next task",
     )
     worker_queues: str = Field(
-        default="workflow,database,external",
+        default="workflow,database,external,delivery",
         description="which task queues a worker polls (workflows/queues.py): any of workflow, database, external",
     )
     external_per_second: float = Field(
@@ -87,6 +90,50 @@ class Settings(BaseSettings):
     codec_cors_origins: str | None = Field(
         default=None, description="comma-separated UI origins allowed to call the codec server; None: the UI's"
     )
+    smtp_host: str = Field(default=LOCAL_HOST, description="the SMTP server e-mail notifications go through")
+    smtp_port: int = Field(default=8325, ge=1, le=65535, description="default: the dev stack's mail sink")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        default="none",
+        description="none: plain (the sink); starttls: upgrade after connecting; tls: TLS from the start",
+    )
+    smtp_username: str | None = Field(default=None, description="None: no login")
+    smtp_password: SecretStr | None = None
+    mail_from: str = Field(
+        default="cyberins <notifications@cyberins.local>", description="the From of every notification e-mail"
+    )
+    mail_sink: bool = Field(
+        default=True,
+        description="whether `cyberins dev` runs the local mail sink on smtp_port (see `cyberins mail`)",
+    )
+    operator_emails: str = Field(
+        default="operations@cyberins.local",
+        description="comma-separated: who hears of failed deliveries and the pilot's deadlines",
+    )
+    webhook_retry_schedule: str = Field(
+        default="0s,5s,5m,30m,2h,5h,10h,10h",
+        description="the wait before each webhook attempt (s, m, h, d); after the last the delivery has failed",
+    )
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0, le=120, description="a 2xx within this counts")
+    webhook_disable_after_hours: float = Field(
+        default=120.0, gt=0, description="an endpoint failing without a success this long is disabled (5 days)"
+    )
+    webhook_secret_overlap_hours: float = Field(
+        default=24.0, ge=0, description="after a rotation the old secret still signs this long"
+    )
+    webhook_http_loopback: bool = Field(
+        default=False, description="accept http:// endpoints on loopback addresses (development); else https only"
+    )
+    urgent_fallback_seconds: int = Field(
+        default=60, ge=0, le=3600, description="an urgent event's webhook failing this long falls back to e-mail"
+    )
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        from domain.notifications import retry_schedule
+
+        retry_schedule(value)
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -142,6 +189,25 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in self.codec_cors_origins.split(",") if origin.strip()]
         ui = f"localhost:{self.temporal_ui_port}"
         return list(dict.fromkeys([self.ui_base_url, f"http://{ui}", f"http://{LOCAL_HOST}:{self.temporal_ui_port}"]))
+
+    @property
+    def smtp(self) -> SmtpSettings:
+        from mail.smtp import SmtpSettings
+
+        password = self.smtp_password.get_secret_value() if self.smtp_password else None
+        return SmtpSettings(
+            host=self.smtp_host, port=self.smtp_port, sender=self.mail_from, security=self.smtp_security,
+            username=self.smtp_username or None, password=password or None,
+        )
+
+    @property
+    def operator_addresses(self) -> list[str]:
+        return [address.strip() for address in self.operator_emails.split(",") if address.strip()]
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the dev stack's mail sink keeps what it receives."""
+        return self.state_dir / "mail"
 
     def workflow_url(self, namespace: str, workflow_id: str) -> str:
         return f"{self.ui_base_url}/namespaces/{namespace}/workflows/{workflow_id}"

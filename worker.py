@@ -14,37 +14,72 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.claim import ClaimActivities
+from activities.delivery import DeliveryActivities, mail_sender
+from activities.delivery_messages import DeliveryRules
 from activities.failures import ActivityFailures
 from activities.incident import IncidentActivities
 from activities.ledger import LedgerActivities
+from activities.notifying import Notifier, resume_lost_deliveries
 from activities.pilot import PilotActivities
 from activities.policy import PolicyActivities
 from activities.qualification import QualificationActivities
 from activities.working_calendar import CalendarActivities
+from domain.notifications import retry_schedule
+from logs import get_logger
 from payments.gateway import PaymentGateway, payment_gateway_from_env
 from settings import Settings
 from workflows.claim import ClaimWorkflow
+from workflows.delivery import EventDeliveryWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.pilot_deadline import PilotDeadlineWorkflow
 from workflows.policy import PolicyWorkflow
 from workflows.qualification import QualificationWorkflow
 from workflows.queues import WorkQueue, queue_of
 
-WORKFLOWS = [PolicyWorkflow, IncidentWorkflow, ClaimWorkflow, QualificationWorkflow, PilotDeadlineWorkflow]
+log = get_logger(__name__)
+
+WORKFLOWS = [
+    PolicyWorkflow, IncidentWorkflow, ClaimWorkflow, QualificationWorkflow, PilotDeadlineWorkflow, EventDeliveryWorkflow,
+]
+
+
+def delivery_activities(
+    client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str, settings: Settings | None = None
+) -> tuple[Notifier, DeliveryActivities]:
+    """Who starts deliveries and who makes them, from the settings (webhook schedule, mail server)."""
+    settings = settings or Settings()
+    rules = DeliveryRules(
+        schedule_seconds=retry_schedule(settings.webhook_retry_schedule),
+        webhook_timeout_seconds=settings.webhook_timeout_seconds,
+        disable_after=timedelta(hours=settings.webhook_disable_after_hours),
+        fallback_after_seconds=settings.urgent_fallback_seconds,
+        internal_addresses=settings.webhook_http_loopback,
+    )
+    notifier = Notifier(client, task_queue, tuple(settings.operator_addresses), rules=rules, eager=True)
+    # No mail server named (an empty CYBERINS_SMTP_HOST): e-mails are recorded as not sent, not retried.
+    send_mail = mail_sender(settings.smtp) if settings.smtp_host else None
+    return notifier, DeliveryActivities(sessions, notifier, rules, send_mail=send_mail)
 
 
 def activities_for(
-    client: Client, sessions: async_sessionmaker[AsyncSession], payments: PaymentGateway | None = None
+    client: Client, sessions: async_sessionmaker[AsyncSession], payments: PaymentGateway | None = None,
+    *, task_queue: str = "", settings: Settings | None = None,
 ) -> list:
+    notifier, delivery = delivery_activities(client, sessions, task_queue, settings)
     policy, incident, claim, ledger, qualification = (
-        PolicyActivities(sessions),
-        IncidentActivities(sessions),
+        PolicyActivities(sessions, notifier),
+        IncidentActivities(sessions, notifier),
         ClaimActivities(sessions, payments),
         LedgerActivities(client),
-        QualificationActivities(sessions),
+        QualificationActivities(sessions, notifier),
     )
-    pilot = PilotActivities(sessions)
+    pilot = PilotActivities(sessions, notifier)
     return [
+        delivery.plan_delivery,
+        delivery.attempt_webhook,
+        delivery.send_email,
+        delivery.give_up_delivery,
+        delivery.skip_fallbacks,
         incident.load_incident_cover,
         incident.record_incident,
         incident.record_incident_event,
@@ -99,6 +134,10 @@ GRACEFUL_SHUTDOWN = timedelta(seconds=10)
 # open under load): local activities and the database queue share them.
 DATABASE_SLOTS = 20
 WORKER_POOL = 10
+# How often a worker looks for deliveries whose start was lost.
+RESUME_EVERY = timedelta(minutes=1)
+# Webhooks and e-mails in flight at once per worker: each waits on a receiver, not on this machine.
+DELIVERY_SLOTS = 100
 # Payouts sent a second to the payment service, by all workers together (Temporal enforces it).
 EXTERNAL_PER_SECOND = 20.0
 
@@ -147,8 +186,9 @@ def build_worker(
     runs, and an activity scheduled on the base queue before the split is still served there.
     Every worker classifies its activities' failures (activities/failures.py): bad data is not retried.
     """
-    activities = activities if activities is not None else activities_for(client, sessions, payments)
+    activities = activities if activities is not None else activities_for(client, sessions, payments, task_queue=task_queue)
     external = [a for a in activities if queue_of(a.__name__) is WorkQueue.EXTERNAL]
+    delivery = [a for a in activities if queue_of(a.__name__) is WorkQueue.DELIVERY]
     database = [a for a in activities if queue_of(a.__name__) is WorkQueue.DATABASE]
     classified = [ActivityFailures()]
     workers = []
@@ -170,8 +210,14 @@ def build_worker(
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_task_queue_activities_per_second=external_per_second,
             interceptors=classified,
         ))
+    if WorkQueue.DELIVERY in queues:
+        workers.append(Worker(
+            client, task_queue=WorkQueue.DELIVERY.of(task_queue), activities=delivery,
+            graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_concurrent_activities=DELIVERY_SLOTS,
+            interceptors=classified,
+        ))
     if not workers:
-        raise ValueError("a worker must serve at least one of the queues: workflow, database, external")
+        raise ValueError("a worker must serve at least one of the queues: workflow, database, external, delivery")
     return WorkerGroup(workers)
 
 
@@ -179,6 +225,7 @@ async def run_worker(
     client: Client, sessions: async_sessionmaker[AsyncSession], task_queue: str, shutdown: asyncio.Event,
     *, cached_workflows: int = CACHED_WORKFLOWS, polling: asyncio.Event | None = None,
     queues: frozenset[WorkQueue] = frozenset(WorkQueue), external_per_second: float = EXTERNAL_PER_SECOND,
+    settings: Settings | None = None,
 ) -> None:
     """Poll `task_queue` until `shutdown` is set, then finish in-flight tasks and stop. `polling` is
     set while the worker polls (its readiness).
@@ -189,14 +236,34 @@ async def run_worker(
     payments = payment_gateway_from_env()
     polling = polling or asyncio.Event()
     try:
+        activities = activities_for(client, sessions, payments, task_queue=task_queue, settings=settings)
         async with build_worker(client, sessions, task_queue, payments, cached_workflows=cached_workflows,
-                                queues=queues, external_per_second=external_per_second):
+                                queues=queues, external_per_second=external_per_second, activities=activities):
             polling.set()
+            resumer = asyncio.create_task(_resume_deliveries(client, sessions, task_queue, shutdown))
             await shutdown.wait()
             polling.clear()
+            resumer.cancel()
     finally:
         if payments is not None:
             await payments.aclose()
+
+
+async def _resume_deliveries(client: Client, sessions, task_queue: str, shutdown: asyncio.Event) -> None:
+    """Every minute, start any delivery whose start was lost; a failing sweep is logged and tried again."""
+    notifier = Notifier(client, task_queue)
+    while not shutdown.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(shutdown.wait(), timeout=RESUME_EVERY.total_seconds())
+        if shutdown.is_set():
+            return
+        try:
+            resumed = await resume_lost_deliveries(sessions, notifier, older_than=RESUME_EVERY * 2)
+        except Exception as error:  # noqa: BLE001 (the database or Temporal away: the next sweep tries again)
+            log.warning("could not resume deliveries", error=type(error).__name__)
+            continue
+        if resumed:
+            log.info("deliveries resumed", events=resumed)
 
 
 def compile_workflow_sources() -> None:
@@ -248,7 +315,7 @@ async def _serve() -> None:
                 client, sessions, settings.task_queue, shutdown,
                 cached_workflows=settings.worker_cached_workflows, polling=polling,
                 queues=settings.worker_queue_kinds,
-                external_per_second=settings.external_per_second,
+                external_per_second=settings.external_per_second, settings=settings,
             )
     finally:
         await engine.dispose()

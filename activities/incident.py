@@ -22,7 +22,7 @@ from activities.incident_messages import (
     RegisterEvidence,
 )
 from activities.log_context import activity_log
-from activities.policy import outbox_entry
+from activities.notifying import Notifier
 from domain.incident import Evidence
 from storage.repositories import CustodyEntry
 from storage.repositories.incidents import evidence_from_row
@@ -39,8 +39,9 @@ async def _require_incident(uow: UnitOfWork, incident_id: str) -> None:
 
 
 class IncidentActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], notifier: Notifier | None = None) -> None:
         self._sessions = sessions
+        self._notifier = notifier or Notifier(None, "")
 
     @activity.defn
     async def load_incident_cover(self, query: LoadIncidentCover) -> IncidentCover:
@@ -102,8 +103,8 @@ class IncidentActivities:
                 actor=command.actor,
                 details=dict(command.details),
             )
-            if command.notifications:
-                await uow.outbox.enqueue([outbox_entry(n) for n in command.notifications])
+            started = await self._notifier.emit(uow, command.notifications)
+        await self._notifier.deliver(started)
         activity_log(incident_id=command.incident_id).info("incident event recorded", kind=command.kind.value)
 
     @activity.defn

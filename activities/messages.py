@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.application import PolicyApplication
 from domain.assessment import AssessmentReport
+from domain.boundaries import Instant
 from domain.coverage import CoverageHead
 from domain.findings import FindingStatus, FindingSummary, MonitoringFinding, Resolution
 from domain.money import Money
@@ -31,17 +31,23 @@ class Party(StrEnum):
 
 
 class Notification(_Message):
-    """A message for a party, written to the outbox; a later sender delivers it.
+    """A decision to tell a party something: the one model every workflow notifies through.
 
-    `dedupe_key` is unique: the same notification enqueued twice is stored once.
+    `kind` names it as the workflows always have; domain/notifications.py gives the event type parties
+    see. The recipient is `recipient_id` when named, else every party of that kind granted the object.
+    `dedupe_key` is unique: the same notification emitted twice is one event per party.
     """
 
     dedupe_key: str = Field(max_length=300)
-    policy_id: str
+    policy_id: str | None = None
     recipient: Party
     recipient_id: str | None = None
     kind: str
     payload: dict[str, str | int | bool | None] = Field(default_factory=dict)
+    # What it is about when not the narrowest id in the payload (a qualification, a pilot deadline).
+    subject: str | None = None
+    subject_id: str | None = None
+    at: Instant | None = None  # when it was decided (workflow time); None: when it is stored
 
 
 class RecordApplication(_Message):

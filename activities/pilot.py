@@ -9,6 +9,8 @@ from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
 from activities.log_context import activity_log
+from activities.messages import Notification, Party
+from activities.notifying import Notifier
 from domain.pilot import PilotDeadline
 from storage.models import PilotDeadlineRow
 from storage.unit_of_work import UnitOfWork
@@ -37,8 +39,9 @@ class PilotNotice(BaseModel):
 
 
 class PilotActivities:
-    def __init__(self, sessions) -> None:
+    def __init__(self, sessions, notifier: Notifier | None = None) -> None:
         self._sessions = sessions
+        self._notifier = notifier or Notifier(None, "")
 
     @activity.defn
     async def record_pilot_deadline(self, command: RecordPilotDeadline) -> None:
@@ -60,11 +63,18 @@ class PilotActivities:
 
     @activity.defn
     async def notify_pilot(self, notice: PilotNotice) -> None:
-        payload = {"programme": notice.deadline.programme.value, "report": notice.deadline.kind.value,
-                   "due": notice.deadline.due.isoformat(), "days_before": notice.days_before}
+        """Kept for histories and tasks from before the one notification path: it goes the same way."""
         async with UnitOfWork(self._sessions) as uow:
-            await uow.outbox.enqueue([{
-                "dedupe_key": f"pilot:{notice.deadline.key}:{notice.kind}:{notice.key}", "policy_id": None,
-                "recipient": "operator", "recipient_id": None, "kind": notice.kind, "payload": payload,
-            }])
+            started = await self._notifier.emit(uow, [pilot_notification(notice)])
+        await self._notifier.deliver(started)
         activity_log(deadline=notice.deadline.key).info("notification enqueued", kind=notice.kind)
+
+
+def pilot_notification(notice: PilotNotice) -> Notification:
+    """The operators hear of the pilot's own reporting deadlines."""
+    payload = {"programme": notice.deadline.programme.value, "report": notice.deadline.kind.value,
+               "due": notice.deadline.due.isoformat(), "days_before": notice.days_before}
+    return Notification(
+        dedupe_key=f"pilot:{notice.deadline.key}:{notice.kind}:{notice.key}", recipient=Party.OPERATOR,
+        kind=notice.kind, payload=payload, subject="pilot_deadline", subject_id=notice.deadline.key,
+    )

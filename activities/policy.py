@@ -38,6 +38,7 @@ from activities.messages import (
     SweepResult,
     VerifyFix,
 )
+from activities.notifying import Notifier, remediation_notifications
 from domain.errors import DomainRuleError
 from domain.findings import (
     FindingStatus,
@@ -47,7 +48,7 @@ from domain.findings import (
 )
 from domain.policy import BoundPolicy, PolicyPhase, local_date
 from storage.models import FindingResolutionRow, FindingRow
-from storage.repositories import NewFinding, OutboxEntry, remediation_notices
+from storage.repositories import NewFinding
 from storage.repositories.finding_batches import WaitingBatch
 from storage.unit_of_work import UnitOfWork
 
@@ -63,8 +64,9 @@ def _log(policy_id: str) -> structlog.stdlib.BoundLogger:
 
 
 class PolicyActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], notifier: Notifier | None = None) -> None:
         self._sessions = sessions
+        self._notifier = notifier or Notifier(None, "")
 
     @activity.defn
     async def record_application(self, command: RecordApplication) -> None:
@@ -82,9 +84,11 @@ class PolicyActivities:
 
     @activity.defn
     async def enqueue_notification(self, notification: Notification) -> None:
+        """The one activity every workflow notifies through (activities/notifying.py)."""
         async with UnitOfWork(self._sessions) as uow:
-            await uow.outbox.enqueue([outbox_entry(notification)])
-        _log(notification.policy_id).info("notification enqueued", kind=notification.kind)
+            started = await self._notifier.emit(uow, [notification])
+        await self._notifier.deliver(started)
+        activity_log().info("notification enqueued", kind=notification.kind, deliveries=len(started))
 
     @activity.defn
     async def record_assessment(self, command: RecordAssessment) -> None:
@@ -285,11 +289,12 @@ class PolicyActivities:
         async with UnitOfWork(self._sessions) as uow:
             reminders = await uow.findings.mark_reminders_due(command.policy_id, command.now)
             overdue = await uow.findings.mark_overdue(command.policy_id, command.term_number, command.now)
-            await uow.outbox.enqueue(remediation_notices(command.policy_id, reminders, overdue))
+            started = await self._notifier.emit(uow, remediation_notifications(command.policy_id, reminders, overdue))
             # Counted from the stamps, not from this attempt's updates: a retry reports the same sweep.
             reminders_sent, newly_overdue = await uow.findings.marked_at(command.policy_id, command.now)
             summary = await uow.finding_summary.summary(command.policy_id, command.term_number)
             next_due_at = await uow.finding_summary.next_due_at(command.policy_id)
+        await self._notifier.deliver(started)
         _log(command.policy_id).info("remediation swept", reminders=reminders_sent, overdue=newly_overdue)
         return SweepResult(
             reminders_sent=reminders_sent,
@@ -374,14 +379,3 @@ def _new_findings(command: RecordFindings) -> list[NewFinding]:
     for received in command.findings:
         first.setdefault(received.finding.vendor_event_id, received)
     return [NewFinding.received(r.finding, r.received_at, command.rules) for r in first.values()]
-
-
-def outbox_entry(notification: Notification) -> OutboxEntry:
-    return OutboxEntry(
-        dedupe_key=notification.dedupe_key,
-        policy_id=notification.policy_id,
-        recipient=notification.recipient.value,
-        recipient_id=notification.recipient_id,
-        kind=notification.kind,
-        payload=dict(notification.payload),
-    )

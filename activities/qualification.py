@@ -6,6 +6,8 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.log_context import activity_log
+from activities.messages import Notification
+from activities.notifying import Notifier
 from activities.qualification_messages import (
     CheckPolicyProofs,
     IntentForm,
@@ -26,8 +28,9 @@ def intent_id_for(qualification_id: str) -> str:
 
 
 class QualificationActivities:
-    def __init__(self, sessions) -> None:
+    def __init__(self, sessions, notifier: Notifier | None = None) -> None:
         self._sessions = sessions
+        self._notifier = notifier or Notifier(None, "")
 
     @activity.defn
     async def record_qualification(self, command: RecordQualification) -> None:
@@ -106,14 +109,19 @@ class QualificationActivities:
 
     @activity.defn
     async def notify_qualification(self, notice: QualificationNotice) -> None:
+        """Kept for histories and tasks from before the one notification path: it goes the same way."""
         async with UnitOfWork(self._sessions) as uow:
-            await uow.outbox.enqueue([{
-                "dedupe_key": f"{notice.qualification_id}:{notice.kind}:{notice.key}:{notice.recipient.value}",
-                "policy_id": None, "qualification_id": notice.qualification_id,
-                "recipient": notice.recipient.value, "recipient_id": notice.recipient_id,
-                "kind": notice.kind, "payload": dict(notice.payload),
-            }])
+            started = await self._notifier.emit(uow, [qualification_notification(notice)])
+        await self._notifier.deliver(started)
         activity_log(qualification_id=notice.qualification_id).info("notification enqueued", kind=notice.kind)
+
+
+def qualification_notification(notice: QualificationNotice) -> Notification:
+    return Notification(
+        dedupe_key=f"{notice.qualification_id}:{notice.kind}:{notice.key}:{notice.recipient.value}",
+        recipient=notice.recipient, recipient_id=notice.recipient_id, kind=notice.kind, payload=dict(notice.payload),
+        subject="qualification", subject_id=notice.qualification_id,
+    )
 
 
 def _proof_row(qualification_id, submission, path, proofs, verification: Verification, at) -> dict:

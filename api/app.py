@@ -16,7 +16,7 @@ from api import openapi
 from api.context import MAX_BULK_BODY_BYTES, Services
 from api.problems import install as install_problem_handlers
 from api.problems import problem_response
-from api.routes import claims, incidents, policies, qualifications
+from api.routes import claims, endpoints, events, incidents, policies, qualifications, timelines
 from api.wall_clock import WallClock
 from logs import get_logger
 from observability.health import database_check, readiness, temporal_check
@@ -142,7 +142,7 @@ def create_app(services: Services | None = None, *, connect=None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (policies, incidents, claims, qualifications):
+    for module in (policies, incidents, claims, qualifications, timelines, endpoints, events):
         app.include_router(module.router)
 
     @app.get("/health", tags=["operations"], summary="Liveness: the process answers")

@@ -70,6 +70,14 @@ class ApiClient:
     async def get_raw(self, path: str, **params: Any) -> httpx.Response:
         return await self._http.get(path, params=params)
 
+    async def delete_raw(self, path: str) -> httpx.Response:
+        return await self._http.delete(path)
+
+    async def delete(self, path: str) -> None:
+        response = await self.delete_raw(path)
+        if not response.is_success:
+            _answer(response)
+
 
 def _answer(response: httpx.Response) -> Any:
     if response.is_success:

@@ -6,7 +6,9 @@ What a route tells: whether it authenticates (401, and 503 when the key store is
 kinds of party it admits (403), whether it names an object in its path or body (404), whether it
 takes a body or parameters (400, 413, 422), and whether it reaches Temporal (409, 429, 502, 503, 504).
 The success status tells what it does in Temporal: 201 starts a workflow, 202 signals one, 200 on a
-POST runs an update and waits for its result.
+POST runs an update and waits for its result. A route about a party's own records (its webhook
+endpoints, e-mail recipients and events) reads and writes PostgreSQL; it says with `facts()` whether it
+also starts workflows and which conflicts of its own it can answer with.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class ProblemDocument(BaseModel):
 
 SCHEMA_REF = {"$ref": "#/components/schemas/ProblemDocument"}
 OBJECT_IDS = {f"{kind.value}_id" for kind in ObjectKind}
+# A party's own records, by their path parameter: another party's is not found, as a missing one.
+OWN_RECORD_IDS = {"endpoint_id", "recipient_id", "event_id"}
+FACTS = "x-cyberins-facts"  # what a route declares of itself; taken out of the published document
 
 # code -> (status, an example detail, extension members); the details are the API's own words.
 CAUSES: dict[str, tuple[int, str, dict[str, Any]]] = {
@@ -75,6 +80,10 @@ CAUSES: dict[str, tuple[int, str, dict[str, Any]]] = {
     ),
     "closed": (409, "policy pol-3f2a9c41b7d0 is closed and takes no more messages", {}),
     "query_failed": (409, "policy pol-3f2a9c41b7d0 could not answer: the workflow task failed", {}),
+    "no_active_endpoint": (409, "you have no active webhook endpoint to deliver to", {}),
+    "endpoint_not_active": (409, "endpoint ep-3f2a9c41b7d0 is paused; resume it first", {}),
+    "too_many_endpoints": (409, "a party may have at most 20 endpoints; delete one first", {}),
+    "endpoint_id_taken": (409, "endpoint id ep-3f2a9c41b7d0 cannot be used; try again", {}),
     "body_too_large": (413, "the body may be at most 16777216 bytes", {}),
     "invalid_request": (422, "query.limit: Input should be less than or equal to 500", {
         "errors": [{"field": "query.limit", "message": "Input should be less than or equal to 500"}],
@@ -104,7 +113,7 @@ DESCRIPTIONS = {
     401: "No valid API key, or (vendors' POSTs) no valid Standard Webhooks signature",
     403: "This operation is for another kind of party",
     404: "No such object that you can see: missing and not yours look the same",
-    409: "The workflow refused this in its current state, or has closed",
+    409: "The workflow or record refused this in its current state, or the workflow has closed",
     413: "The body is over the limit; it was not read",
     422: "A field, parameter or replay key is invalid: `errors` names each field",
     429: "Temporal is rate limiting; retry shortly",
@@ -135,11 +144,24 @@ class RouteFacts:
     object_in_path: bool
     object_in_body: bool
     reads_history: bool
+    own_record_in_path: bool = False
+    temporal: bool | None = None  # declared by the route (facts()); None: follow the rule below
+    conflicts: tuple[str, ...] = ()
 
     @property
     def reaches_temporal(self) -> bool:
+        if self.temporal is not None:
+            return self.temporal
         # Listing reads only PostgreSQL; everything else on an object, and every POST, is Temporal's.
         return self.object_in_path or self.method == "POST"
+
+
+def facts(*, temporal: bool, conflicts: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A route's `openapi_extra` for what its dependencies cannot tell: whether it starts or messages
+    workflows, and the 409 codes of its own (each one in CAUSES)."""
+    unknown = [code for code in conflicts if CAUSES.get(code, (0,))[0] != 409]
+    assert not unknown, f"409 codes not in CAUSES: {unknown}"
+    return {FACTS: {"temporal": temporal, "conflicts": list(conflicts)}}
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -185,6 +207,7 @@ def _describe(
     calls = list(_calls(route.dependant))
     path_names = {param.name for param in route.dependant.path_params}
     body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+    declared = operation.pop(FACTS, {})
     return RouteFacts(
         method=method,
         success=route.status_code or 200,
@@ -195,6 +218,9 @@ def _describe(
         object_in_path=bool(path_names & OBJECT_IDS),
         object_in_body=bool(set(_property_names(body, components, set())) & OBJECT_IDS),
         reads_history=route.response_model is History,
+        own_record_in_path=bool(path_names & OWN_RECORD_IDS),
+        temporal=declared.get("temporal"),
+        conflicts=tuple(declared.get("conflicts", ())),
     )
 
 
@@ -220,8 +246,9 @@ def causes(route: RouteFacts) -> set[str]:
         found |= {"malformed_json", "malformed_body", "body_too_large", "invalid_request"}
     if route.has_params:
         found.add("invalid_request")
-    if route.object_in_path or route.object_in_body:
+    if route.object_in_path or route.object_in_body or route.own_record_in_path:
         found.add("not_found")
+    found |= set(route.conflicts)
     if route.reaches_temporal:
         found |= {"temporal_unavailable", "temporal_busy", "temporal_rate_limited", "temporal_error"}
         found.add("rejected_by_temporal")

@@ -8,6 +8,7 @@ import math
 import os
 import platform
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,11 +33,46 @@ def machine() -> dict[str, Any]:
     }
 
 
+def cpu_seconds(components: dict[str, Callable[[int, str], bool]]) -> dict[str, float]:
+    """CPU time so far (user and system, with that of reaped children) of the processes each component
+    recognises, by its pid and command line, in the process or in its nearest ancestor recognised: a
+    PostgreSQL server with its backends, a worker with whatever it started. Linux only (zeros elsewhere)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    processes: dict[int, tuple[int, str, float]] = {}  # pid -> parent, command line, seconds
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        fields = stat[stat.rindex(")") + 2:].split()
+        processes[int(entry.name)] = (int(fields[1]), command, sum(int(f) for f in fields[11:15]) / ticks)
+    totals = dict.fromkeys(components, 0.0)
+    for pid, (_, _, seconds) in processes.items():
+        ancestor = pid
+        while ancestor in processes:
+            parent, command, _ = processes[ancestor]
+            name = next((name for name, recognise in components.items() if recognise(ancestor, command)), None)
+            if name is not None:
+                totals[name] += seconds
+                break
+            ancestor = parent
+    return totals
+
+
 def percentile(sorted_values: list[float], share: float) -> float:
     """Nearest rank: the smallest value with at least `share` of the values at or below it."""
     if not sorted_values:
         return math.nan
     return sorted_values[max(math.ceil(share * len(sorted_values)) - 1, 0)]
+
+
+def spread(values_ms: list[float]) -> dict[str, float]:
+    """p50, p90, p99 and max of some milliseconds (nearest rank); NaN when there are none."""
+    ordered = sorted(values_ms)
+    return {"p50": round(percentile(ordered, 0.50), 1), "p90": round(percentile(ordered, 0.90), 1),
+            "p99": round(percentile(ordered, 0.99), 1), "max": round(ordered[-1], 1) if ordered else math.nan,
+            "count": len(ordered)}
 
 
 @dataclass

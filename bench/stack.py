@@ -15,7 +15,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,10 +50,11 @@ class Stack:
     task_queue: str = "cyberins-policy"
 
     @asynccontextmanager
-    async def bare_worker(self, *, milestones: Path | None = None) -> AsyncIterator[str]:
-        """A bare-Temporal worker process (bench.bare) on a task queue of its own, on the same server."""
+    async def bare_worker(self, *, milestones: Path | None = None, module: str = "bench.bare") -> AsyncIterator[str]:
+        """A bare-Temporal worker process (`module`: bench.bare, bench.bare_delivery) on a task queue of
+        its own, on the same server."""
         task_queue = f"bare-{uuid.uuid4().hex[:8]}"
-        command = [sys.executable, "-m", "bench.bare", "--task-queue", task_queue,
+        command = [sys.executable, "-m", module, "--task-queue", task_queue,
                    "--address", self.temporal.service_client.config.target_host,
                    "--namespace", self.temporal.namespace]
         if milestones is not None:
@@ -115,8 +116,9 @@ def service_env(database_url: str, temporal: Client, task_queue: str, folder: Pa
 
 
 @asynccontextmanager
-async def own_stack(*, say=print) -> AsyncIterator[Stack]:
-    """Start everything, yield the running stack, stop everything and remove the folder."""
+async def own_stack(*, say=print, settings: Mapping[str, str] | None = None) -> AsyncIterator[Stack]:
+    """Start everything, yield the running stack, stop everything and remove the folder. `settings`:
+    more environment for the cyberins processes (CYBERINS_* settings a benchmark needs)."""
     folder = Path(tempfile.mkdtemp(prefix="cyberins-bench-"))
     async with AsyncExitStack() as stack:
         stack.callback(shutil.rmtree, folder, True)
@@ -135,7 +137,7 @@ async def own_stack(*, say=print) -> AsyncIterator[Stack]:
         port = free_port()
         task_queue = f"bench-{uuid.uuid4().hex[:8]}"
         env = service_env(database_url, temporal.client, task_queue, folder) | {
-            "CYBERINS_API_HOST": "127.0.0.1", "CYBERINS_API_PORT": str(port),
+            "CYBERINS_API_HOST": "127.0.0.1", "CYBERINS_API_PORT": str(port), **(settings or {}),
         }
         processes = {}
         for role in ("worker", "api"):

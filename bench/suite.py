@@ -26,35 +26,40 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import api_load, intake, latency, surge, year
+from bench import api_load, delivery, intake, latency, surge, year
 from bench.lifecycle import BASELINE, LifecycleCost, cost_increases
 from bench.report import machine
 from bench.stack import PROJECT, own_stack, peak_rss_kib
 
 RESULTS = Path(__file__).resolve().parent / "results"
-BENCHMARKS = ("intake", "surge", "year", "cost", "latency")
+BENCHMARKS = ("intake", "surge", "year", "cost", "latency", "delivery")
 
 
 def sizes(quick: bool) -> dict[str, Any]:
     if quick:
         return {"repeats": 1, "intake_findings": 10_000, "bare_signals": 500, "bare_batched_findings": 20_000,
                 "surge_policies": 20, "surge_incidents": 100, "year_findings": 10_000, "year_bursts": 10,
-                "latency_seconds": 20, "latency_rate": 20}
+                "latency_seconds": 20, "latency_rate": 20, "delivery_seconds": 20, "delivery_rate": 20,
+                "delivery_surge": 100}
     return {"repeats": 3, "intake_findings": 100_000, "bare_signals": 3_000, "bare_batched_findings": 200_000,
             "surge_policies": 200, "surge_incidents": 1_000, "year_findings": 100_000, "year_bursts": 40,
-            "latency_seconds": 120, "latency_rate": 20}
+            "latency_seconds": 120, "latency_rate": 20, "delivery_seconds": 120, "delivery_rate": 20,
+            "delivery_surge": 1_000}
 
 
 async def run(only: tuple[str, ...], size: dict[str, Any], *, say=print) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    if {"intake", "surge", "latency"} & set(only):
-        async with own_stack(say=say) as stack:
+    if {"intake", "surge", "latency", "delivery"} & set(only):
+        settings = delivery.SETTINGS if "delivery" in only else None
+        async with own_stack(say=say, settings=settings) as stack:
             if "intake" in only:
                 results["intake"] = await _intake(stack, size, say=say)
             if "surge" in only:
                 results["surge"] = await _surge(stack, size, say=say)
             if "latency" in only:
                 results["latency"] = await _latency(stack, size, say=say)
+            if "delivery" in only:  # last: its endpoints stay registered until it ends
+                results["delivery"] = await _delivery(stack, size, say=say)
             results["worker_peak_rss_kib"] = peak_rss_kib(stack.worker) if stack.worker else None
     if "year" in only:
         plan = year.Plan(findings=size["year_findings"], bursts=size["year_bursts"])
@@ -116,6 +121,13 @@ async def _latency(stack, size, *, say) -> dict[str, Any]:
     return {"cyberins": asdict(ours), "bare": asdict(bare), "passed": report.passed, "findings": report.findings,
             "duration_s": seconds, "rate_per_s": rate,
             "ratio_p50": ours.p50_ms / bare.p50_ms, "ratio_p99": ours.p99_ms / bare.p99_ms}
+
+
+async def _delivery(stack, size, *, say) -> dict[str, Any]:
+    cast = await api_load.prepare(stack, size["surge_policies"], say=say)
+    return await delivery.measure(stack, cast=cast, seconds=size["delivery_seconds"], rate=size["delivery_rate"],
+                                  surge_size=size["delivery_surge"], incidents=size["surge_incidents"],
+                                  repeats=size["repeats"], say=say)
 
 
 def _cost(say) -> dict[str, Any]:
@@ -181,9 +193,52 @@ def table(results: dict[str, Any]) -> list[str]:
         errors = ours["client_errors"] + ours["server_errors"] + ours["no_answer"]
         rows.append(("  p99", f"{ours['p99_ms']:.0f} ms", f"{bare['p99_ms']:.0f} ms", f"{lat['ratio_p99']:.1f}x",
                      "0 errors", mark(errors == 0 and lat["passed"])))
+    if d := results.get("delivery"):
+        rows.extend(delivery_rows(d, mark))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     return [lines[0], "-" * len(lines[0]), *lines[1:]]
+
+
+def delivery_rows(d: dict[str, Any], mark) -> list[tuple[str, ...]]:
+    ours, bare = d["steady"]["cyberins"], d["steady"]["bare"]
+    lat, bare_lat = ours["latency_ms"], bare["latency_ms"]
+    seconds, goal = d["median_seconds"], d["surge_goal_ratio"]
+
+    def items(side: dict[str, Any]) -> str:
+        return f"{side['delivered']:,}/{side['sent']:,}, lost {side['lost']}, twice {side['twice']}"
+
+    def load(side: dict[str, Any]) -> str:
+        return f"{side['load'][0]:.1f} -> {side['load'][1]:.1f}"
+
+    def cpu(side: dict[str, Any], names: dict[str, str]) -> str:
+        ms = side["cpu_ms_per_item"]
+        parts = ", ".join(f"{label} {ms.get(name, 0):.0f}" for name, label in names.items())
+        return f"{sum(ms.values()):.0f} ms ({parts})"
+
+    bare_cpu = sum(bare["cpu_ms_per_item"].values()) or 1.0
+
+    return [
+        (f"delivery at {d['rate_per_s']:g}/s, p50", f"{lat['p50']:.0f} ms", f"{bare_lat['p50']:.0f} ms",
+         f"{d['ratio_p50']:.1f}x", "reported", ""),
+        ("  p99", f"{lat['p99']:.0f} ms (max {lat['max']:.0f})", f"{bare_lat['p99']:.0f} ms (max {bare_lat['max']:.0f})",
+         f"{d['ratio_p99']:.1f}x", f"< {d['p99_goal_ms']:,} ms", mark(d["p99_met"])),
+        ("  p99 after the decision", f"{ours['phases_ms']['from_decision']['p99']:.0f} ms", "", "", "reported", ""),
+        ("  delivered", items(ours), items(bare), "", "exact", mark(ours["lost"] == 0 and ours["unsettled"] == 0)),
+        ("  load average", load(ours), load(bare), "", "reported", ""),
+        ("  CPU per item", cpu(ours, {"cyberins worker": "worker", "bench worker": "deciding", "Temporal": "Temporal",
+                                      "PostgreSQL": "PostgreSQL"}),
+         cpu(bare, {"bench worker": "worker", "Temporal": "Temporal"}), f"{sum(ours['cpu_ms_per_item'].values()) / bare_cpu:.1f}x",
+         "reported", ""),
+        (f"delivery surge, {d['surge_size']:,} at once, s", f"{seconds['dispatch_cyberins']:.1f}",
+         f"{seconds['dispatch_bare']:.1f}", f"{d['dispatch_ratio']:.2f}x", f"<= {goal:g}x",
+         mark(d["dispatch_ratio"] <= goal)),
+        (f"{d['incidents']:,} incidents to last dispatch, s", f"{seconds['incident_cyberins']:.1f}",
+         f"{seconds['incident_bare']:.1f}", f"{d['incident_ratio']:.2f}x", f"<= {goal:g}x",
+         mark(d["incident_ratio"] <= goal)),
+        ("  every run", f"lost {d['lost']}, twice {d['twice']}, unsettled {d['unsettled']}",
+         f"bad signatures {d['rejected']}", "", "exact", mark(d["passed"])),
+    ]
 
 
 def counts_hold(results: dict[str, Any]) -> bool:
@@ -197,6 +252,8 @@ def counts_hold(results: dict[str, Any]) -> bool:
         checks.append(c["passed"])
     if lat := results.get("latency"):
         checks.append(lat["passed"])
+    if d := results.get("delivery"):
+        checks.append(d["passed"])
     return all(checks)
 
 
@@ -206,12 +263,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes and one repeat")
     parser.add_argument("--repeats", type=int, default=None, help="runs per benchmark; the table shows medians")
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON results")
+    parser.add_argument("--delivery-rate", type=float, default=None,
+                        help="notifications a second in the delivery benchmark's steady phase (default 20)")
     args = parser.parse_args(argv)
     only = tuple(name.strip() for name in args.only.split(",") if name.strip())
     unknown = set(only) - set(BENCHMARKS)
     if unknown:
         parser.error(f"no benchmark named {', '.join(sorted(unknown))}")
     size = sizes(args.quick) | ({"repeats": args.repeats} if args.repeats else {})
+    if args.delivery_rate:
+        size["delivery_rate"] = args.delivery_rate
     began, started = datetime.now(UTC), time.monotonic()
     described = machine()
     print(f"machine: {described['nproc']} CPUs ({described['cpu_model']}), load average {described['load_average']}, "

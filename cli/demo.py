@@ -2,7 +2,8 @@
 
 apply → assess → bind → monitoring findings → ransomware incident → regulatory report → panel
 response → forensics → claim → payout. Every step is an API call by the party who would make it,
-printed as it happens, with a link to watch the workflow in the Temporal UI.
+printed as it happens, with a link to watch the workflow in the Temporal UI. Each party's webhook
+receiver (cli/demo_receiver.py) prints what the service tells that party as it arrives.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,9 +29,13 @@ from settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from api.client import ApiClient
+    from cli.demo_receiver import Arrivals, DemoReceivers
+    from devstack.webhook_receiver import WebhookReceiver
 
 PANEL_VENDOR = "panel-ir-01"  # first on the default schedule's emergency-response panel
 WAIT_SECONDS = 60
+SETTLE_SECONDS = 10.0  # the longest the demo waits at the end for webhooks still in flight
+TOLD_SECONDS = 5.0  # the longest the panel vendor waits for its dispatch webhook before acting anyway
 
 
 def application(vendor_id: str) -> dict[str, Any]:
@@ -76,11 +83,13 @@ def assessment(vendor_id: str) -> dict[str, Any]:
 class Story:
     """Prints numbered steps; each step names the party acting and what came back."""
 
-    def __init__(self, console: Console, settings: Settings, namespace: str) -> None:
-        self.console, self.settings, self.namespace = console, settings, namespace
+    def __init__(self, console: Console, settings: Settings, namespace: str, pause: float = 0.0) -> None:
+        self.console, self.settings, self.namespace, self.pause = console, settings, namespace, pause
         self.number = 0
 
-    def step(self, party: str, text: str) -> None:
+    async def step(self, party: str, text: str) -> None:
+        if self.pause:  # asleep without blocking: the webhook receivers share this loop
+            await asyncio.sleep(self.pause)
         self.number += 1
         self.console.print(f"[bold cyan]{self.number:>2}.[/] [bold]{party:<13}[/] {text}")
 
@@ -107,32 +116,36 @@ def yuan(money: dict | None) -> str:
     return "—" if money is None else f"¥{money['fen'] / 100:,.2f}"
 
 
+# (party, event type, object id) -> once that party's receiver has the event, or after a short wait
+Told = Callable[[str, str, str], Awaitable[object]]
+
+
 async def run_story(story: Story, insured: ApiClient, vendor: ApiClient, panel: ApiClient, insurer: ApiClient,
-                    vendor_id: str, insurer_id: str) -> dict[str, str]:
+                    vendor_id: str, insurer_id: str, told: Told | None = None) -> dict[str, str]:
     """The whole chain; returns the ids it made (policy, incident, claim)."""
-    story.step("insured", "applies for cyber cover (投保)")
+    await story.step("insured", "applies for cyber cover (投保)")
     policy = await insured.post("/v1/policies", {"insurer_id": insurer_id, "application": application(vendor_id)})
     policy_id = policy["id"]
     story.result(f"policy {policy_id} is awaiting its security assessment")
     story.link(policy["workflow_id"])
 
-    story.step("vendor", "submits the pre-cover assessment (保前评估), signed")
+    await story.step("vendor", "submits the pre-cover assessment (保前评估), signed")
     receipt = await vendor.post(f"/v1/policies/{policy_id}/assessment", assessment(vendor_id))
     story.result(f"risk score {receipt['risk_score']}, decision {receipt['decision']}")
     status = await eventually(lambda: insured.get(f"/v1/policies/{policy_id}"), lambda s: s["quote"] is not None, "a quote")
     quote = status["quote"]
     story.result(f"quote {quote['quote_id']}: premium {yuan(quote['premium'])}")
 
-    story.step("insured", "accepts the quote")
+    await story.step("insured", "accepts the quote")
     accepted = await insured.post(f"/v1/policies/{policy_id}/quote-acceptance", {"quote_id": quote["quote_id"]})
     for code in accepted["outstanding_remediations"]:
-        story.step("vendor", f"verifies the condition of binding {code} is fixed")
+        await story.step("vendor", f"verifies the condition of binding {code} is fixed")
         await vendor.post(f"/v1/policies/{policy_id}/prebind-remediations", {"code": code})
     status = await eventually(lambda: insured.get(f"/v1/policies/{policy_id}"), lambda s: s["phase"] == "in_force", "binding")
     story.result(f"bound: policy number {status['policy_number']}, in force until {status['term_end']}")
 
-    story.step("vendor", "reports monitoring findings (保中监测) in one batch")
-    now = datetime.now(timezone.utc)
+    await story.step("vendor", "reports monitoring findings (保中监测) in one batch")
+    now = datetime.now(UTC)
     findings = [
         {"policy_id": policy_id, "vendor_event_id": f"demo-{uuid.uuid4().hex[:10]}", "kind": kind, "severity": severity,
          "asset": asset, "title": title, "observed_at": now.isoformat()}
@@ -149,14 +162,14 @@ async def run_story(story: Story, insured: ApiClient, vendor: ApiClient, panel: 
     )
     story.result(f"open by severity: {status['findings']['open_by_severity']}")
 
-    story.step("insured", "fixes the RDP exposure; the vendor's rescan confirms it")
+    await story.step("insured", "fixes the RDP exposure; the vendor's rescan confirms it")
     rdp = findings[2]["vendor_event_id"]
     await insured.post(f"/v1/policies/{policy_id}/findings/{rdp}/resolution", {"resolution": "fixed"})
     verified = await vendor.post(f"/v1/policies/{policy_id}/findings/{rdp}/verification", {"fix_confirmed": True})
     story.result(f"finding {rdp}: {verified['previous_status']} → {verified['status']}")
 
-    discovered = datetime.now(timezone.utc)
-    story.step("insured", "reports ransomware on the MES servers (出险报案)")
+    discovered = datetime.now(UTC)
+    await story.step("insured", "reports ransomware on the MES servers (出险报案)")
     incident = await insured.post("/v1/incidents", {
         "policy_id": policy_id, "reference": f"MJ-SEC-{secrets.token_hex(3)}", "discovered_at": discovered.isoformat(),
         "grade": "significant", "category": "malicious_program", "region": "fujian",
@@ -171,34 +184,36 @@ async def run_story(story: Story, insured: ApiClient, vendor: ApiClient, panel: 
                  f"{current['report_deadline']}, panel vendor {current['dispatched_vendor']} dispatched")
     story.link(incident["workflow_id"])
 
-    story.step("insured", "files the initial report to the authorities (网络安全事件报告)")
+    await story.step("insured", "files the initial report to the authorities (网络安全事件报告)")
     await insured.post(f"/v1/incidents/{incident_id}/regulatory-filings", {
         "kind": "initial", "channel": "provincial CAC portal", "reference": f"FJ-{secrets.token_hex(3)}",
-        "filed_at": datetime.now(timezone.utc).isoformat(),
+        "filed_at": datetime.now(UTC).isoformat(),
     })
 
-    story.step("panel vendor", f"{PANEL_VENDOR} takes the dispatch (应急响应)")
+    if told is not None:  # the vendor acts on the dispatch webhook: show it arrive first
+        await told("panel vendor", "incident.dispatch.requested", incident_id)
+    await story.step("panel vendor", f"{PANEL_VENDOR} takes the dispatch (应急响应)")
     responding = await panel.post(f"/v1/incidents/{incident_id}/acknowledgement", {})
     story.result(f"incident phase {responding['phase']}")
     for kind in ("contained", "restored"):
-        story.step("panel vendor", f"reports the incident {kind}")
+        await story.step("panel vendor", f"reports the incident {kind}")
         await panel.post(f"/v1/incidents/{incident_id}/progress", {
-            "event_id": f"{kind}-{incident_id}", "kind": kind, "at": datetime.now(timezone.utc).isoformat(),
+            "event_id": f"{kind}-{incident_id}", "kind": kind, "at": datetime.now(UTC).isoformat(),
         })
     await eventually(lambda: insured.get(f"/v1/incidents/{incident_id}"), lambda s: s["restored_at"] is not None, "restoration")
 
-    story.step("panel vendor", "registers evidence and submits forensics (溯源取证)")
+    await story.step("panel vendor", "registers evidence and submits forensics (溯源取证)")
     image = b"MES disk image (demo)"
     await panel.post(f"/v1/incidents/{incident_id}/evidence", {
         "evidence_id": "ev-mes-1", "name": "MES disk image", "sha256": hashlib.sha256(image).hexdigest(),
-        "size_bytes": len(image), "collected_by": PANEL_VENDOR, "collected_at": datetime.now(timezone.utc).isoformat(),
+        "size_bytes": len(image), "collected_by": PANEL_VENDOR, "collected_at": datetime.now(UTC).isoformat(),
     })
     await panel.post(f"/v1/incidents/{incident_id}/forensics", {
         "vendor_id": PANEL_VENDOR, "root_cause": "unpatched VPN gateway", "attack_vector": "exploited VPN",
         "first_intrusion_at": discovered.isoformat(), "evidence_ids": ["ev-mes-1"],
     })
 
-    story.step("insurer", "opens the claim (理赔) and enters the loss items")
+    await story.step("insurer", "opens the claim (理赔) and enters the loss items")
     claim = await insurer.post("/v1/claims", {"incident_id": incident_id})
     claim_id = claim["id"]
     story.link(claim["workflow_id"])
@@ -212,15 +227,15 @@ async def run_story(story: Story, insured: ApiClient, vendor: ApiClient, panel: 
     await insurer.post(f"/v1/claims/{claim_id}/conditions",
                        {"ransom_paid_with_insurer_consent": True, "police_report_filed": True})
 
-    story.step("insurer", "determines the loss (定损) against the policy's limits")
+    await story.step("insurer", "determines the loss (定损) against the policy's limits")
     statement = await insurer.post(f"/v1/claims/{claim_id}/determination")
     story.result(f"payable {yuan(statement['total_payable'])}")
 
-    story.step("insurer", "approves the statement")
+    await story.step("insurer", "approves the statement")
     approved = await insurer.post(f"/v1/claims/{claim_id}/approvals", {"approver_id": "adjuster-demo"})
     story.result(f"claim phase {approved['phase']}")
 
-    story.step("insured", "accepts the offer; the payout follows")
+    await story.step("insured", "accepts the offer; the payout follows")
     paid = await insured.post(f"/v1/claims/{claim_id}/offer/acceptance", {})
     story.result(f"claim {paid['phase']}: paid {yuan(paid['paid'])} in {paid['payouts']} payout(s)")
     return {"policy": policy_id, "incident": incident_id, "claim": claim_id}
@@ -246,29 +261,54 @@ async def _provision(settings: Settings) -> dict[str, Any]:
         await engine.dispose()
 
 
-async def _demo(console: Console) -> dict[str, str]:
-    from api.client import ApiClient, ApiError
+@dataclass
+class DemoRun:
+    """What a run made (policy, incident, claim) and, when they were registered, its webhook receivers."""
 
-    settings = get_settings()
+    ids: dict[str, str]
+    receivers: DemoReceivers
+    arrivals: Arrivals | None
+
+
+async def run_demo(
+    console: Console, settings: Settings, *, pause: float = 0.0, settle_seconds: float = SETTLE_SECONDS,
+    receiver_factory: Callable[[], WebhookReceiver] | None = None,
+) -> DemoRun:
+    """Provision the parties, open a webhook receiver for each, tell the story, wait briefly for the
+    webhooks still in flight and sum them up."""
+    import httpx
+
+    from api.client import ApiClient, ApiError
+    from cli.demo_receiver import DemoReceivers
+
     credentials = await _provision(settings)
     base = settings.api_base_url
     clients = {
         name: ApiClient(base, issued.token, webhook_secret=issued.webhook_secret) for name, issued in credentials.items()
     }
     console.print(f"[bold]cyberins demo[/] against {base}; open {settings.ui_base_url} to watch the workflows.")
-    story = Story(console, settings, namespace="default")
+    receivers = DemoReceivers(console, base, [
+        (label, credentials[name], clients[name])
+        for name, label in (("insured", "insured"), ("vendor", "vendor"), ("panel", "panel vendor"), ("insurer", "insurer"))
+    ], receiver_factory)
+    story = Story(console, settings, namespace="default", pause=pause)
     try:
-        return await run_story(
+        await receivers.open()
+        ids = await run_story(
             story, clients["insured"], clients["vendor"], clients["panel"], clients["insurer"],
             credentials["vendor"].party_id, credentials["insurer"].party_id,
+            told=partial(receivers.told, seconds=TOLD_SECONDS) if receivers.live else None,
         )
+        arrivals = await receivers.settle(settings.effective_database_url, settle_seconds)
+        return DemoRun(ids, receivers, arrivals)
     except ApiError as error:
         fail(f"step {story.number} was refused: {error}")
     except TimeoutError as error:
         fail(f"step {story.number}: {error}")
-    except OSError as error:
+    except (OSError, httpx.TransportError) as error:
         fail(f"cannot reach the API at {base} ({error}); is `make dev` running?")
     finally:
+        await receivers.close()
         for client in clients.values():
             await client.aclose()
 
@@ -276,15 +316,8 @@ async def _demo(console: Console) -> dict[str, str]:
 def demo(
     pause: Annotated[float, typer.Option(help="Seconds to pause between steps, to follow along in the UI")] = 0.0,
 ) -> None:
-    """Run the three-party story through the API of a running `make dev`, printing each step."""
+    """Run the three-party story through the API of a running `make dev`, printing each step and each
+    webhook a party receives (its receiver runs here, on loopback)."""
     console = Console(highlight=False, soft_wrap=True)
-    if pause:
-        original = Story.step
-
-        def slow_step(self: Story, party: str, text: str) -> None:
-            time.sleep(pause)
-            original(self, party, text)
-
-        Story.step = slow_step  # type: ignore[method-assign]
-    ids = run_async(_demo(console))
+    ids = run_async(run_demo(console, get_settings(), pause=pause)).ids
     console.print(f"[bold green]Done.[/] policy {ids['policy']}, incident {ids['incident']}, claim {ids['claim']}")

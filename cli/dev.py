@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -42,5 +43,10 @@ def dev(
     from devstack.supervision import RestartPolicy
 
     settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    if "CYBERINS_WEBHOOK_HTTP_LOOPBACK" not in os.environ:
+        # On a developer's machine a party's receiver is a local http:// server (the demo's is). Set in
+        # the environment too: the API's routes read their settings afresh.
+        os.environ["CYBERINS_WEBHOOK_HTTP_LOOPBACK"] = "true"
+        settings = settings.model_copy(update={"webhook_http_loopback": True})
     restarts = RestartPolicy(max_attempts=max_restarts)
     raise typer.Exit(run_async(run_dev_stack(settings, Console(soft_wrap=True), restarts)))

@@ -12,6 +12,9 @@ from cli import (
     dev,
     incident,
     keys,
+    listen,
+    mail,
+    notifications,
     operations,
     pilot,
     policy,
@@ -65,6 +68,11 @@ app.add_typer(report.app, name="report")
 app.add_typer(qualification.app, name="qualification")
 app.add_typer(pilot.app, name="pilot")
 app.add_typer(provider.app, name="provider")
+app.add_typer(mail.app, name="mail")
+notifications.endpoints_app.command("listen")(listen.listen)
+app.add_typer(notifications.endpoints_app, name="endpoints")
+app.add_typer(notifications.email_app, name="email")
+app.add_typer(notifications.events_app, name="events")
 
 if __name__ == "__main__":
     app()

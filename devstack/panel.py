@@ -13,7 +13,7 @@ from devstack.postgres import EmbeddedPostgres
 from devstack.protection import DataProtection
 from devstack.supervision import RestartPolicy
 from devstack.temporal import TemporalDevServer
-from settings import Settings, project_root
+from settings import LOCAL_HOST, Settings, project_root
 
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_UI_PORT = 8233
@@ -85,6 +85,7 @@ def stack_panel(
         "credentials\")",
     )
     table.add_row("Temporal CLI", temporal_cli_codec_env(protection))
+    table.add_row(*_mail_row(settings))
     table.add_row("State folder", str(state_dir))
     logs = [server.log_file] + ([postgres.log_file] if postgres else [])
     table.add_row("Server logs", "\n".join(str(path) for path in logs))
@@ -93,6 +94,17 @@ def stack_panel(
     table.add_row("Start a policy", apply_command(settings, server))
     table.add_row("Watch a demo", demo_command(settings, server))
     return Panel(table, title="cyberins dev stack", expand=False)
+
+
+def _mail_row(settings: Settings) -> tuple[str, str]:
+    if not settings.mail_sink:
+        return "Mail", f"smtp://{settings.smtp_host}:{settings.smtp_port}  (no local sink: CYBERINS_MAIL_SINK is off)"
+    folder = settings.mail_dir.resolve()
+    try:
+        shown = folder.relative_to(Path.cwd())
+    except ValueError:
+        shown = folder
+    return "Mail sink", f"smtp://{LOCAL_HOST}:{settings.smtp_port} → {shown}  (cyberins mail)"
 
 
 def restart_note(restarts: RestartPolicy) -> str:

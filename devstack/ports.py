@@ -28,9 +28,9 @@ def taken_ports(wanted: dict[str, int], host: str = "127.0.0.1") -> dict[str, in
     return {purpose: port for purpose, port in wanted.items() if not port_is_free(port, host)}
 
 
-# The dev stack's ports (Temporal, its UI, the API, the codec server, PostgreSQL) and a system
-# PostgreSQL's: a test's or a benchmark's server never takes them, even while they are free.
-RESERVED_PORTS = frozenset({5432, 7233, 8233, 8300, 8301, 55432})
+# The dev stack's ports (Temporal, its UI, the API, the codec server, the mail sink, PostgreSQL) and a
+# system PostgreSQL's: a test's or a benchmark's server never takes them, even while they are free.
+RESERVED_PORTS = frozenset({5432, 7233, 8233, 8300, 8301, 8325, 55432})
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -1,8 +1,8 @@
 """`cyberins dev`: Temporal dev server, PostgreSQL and a worker, started and stopped as one.
 
-Start order: payload keys ready, ports checked, Temporal and PostgreSQL started, database migrated,
-worker, API and codec server running. Stop order is the reverse, so the worker finishes its tasks
-while both servers still answer.
+Start order: payload keys ready, ports checked, the mail sink (CYBERINS_MAIL_SINK), Temporal and
+PostgreSQL started, database migrated, worker, API and codec server running. Stop order is the
+reverse, so the worker finishes its tasks while both servers still answer.
 Everything the servers keep lives in the state folder, so a second run finds the first run's policies,
 and a server that dies while the stack runs is started again on it (devstack/supervision.py).
 """
@@ -28,6 +28,7 @@ from devstack.protection import prepare as prepare_data_protection
 from devstack.supervision import PartKeptFailing, RestartPolicy, Supervisor, supervisors
 from devstack.temporal import TemporalDevServer, TemporalDevServerError
 from logs import get_logger
+from mail.sink import MailSink
 from observability.health import Check, database_check, temporal_check
 from settings import Settings, connect_temporal
 from storage.db import create_session_factory
@@ -66,6 +67,8 @@ def _ports_to_check(settings: Settings) -> dict[str, int]:
     }
     if settings.database_url is None:
         wanted["PostgreSQL"] = settings.postgres_port
+    if settings.mail_sink:
+        wanted["mail sink"] = settings.smtp_port
     return wanted
 
 
@@ -93,7 +96,8 @@ async def _start_worker(
     engine, sessions = create_session_factory(database_url)
     stack.push_async_callback(engine.dispose)
     task = asyncio.create_task(
-        run_worker(client, sessions, settings.task_queue, shutdown, cached_workflows=settings.worker_cached_workflows)
+        run_worker(client, sessions, settings.task_queue, shutdown, cached_workflows=settings.worker_cached_workflows,
+                   settings=settings)
     )
 
     async def stop_worker() -> None:
@@ -147,8 +151,14 @@ async def run_dev_stack(settings: Settings, console: Console, restarts: RestartP
                 listed = ", ".join(f"{port} ({purpose})" for purpose, port in taken.items())
                 raise DevStackError(
                     f"port {listed} is already in use by another program. Stop it, or choose other "
-                    "ports with --temporal-port / --ui-port / --pg-port / --api-port / --codec-port."
+                    "ports with --temporal-port / --ui-port / --pg-port / --api-port / --codec-port "
+                    "(the mail sink: CYBERINS_SMTP_PORT)."
                 )
+            if settings.mail_sink:
+                # Started before the worker and stopped after it, so no e-mail it sends finds it gone.
+                sink = MailSink(settings.mail_dir, port=settings.smtp_port)
+                stack.callback(sink.stop)
+                await asyncio.to_thread(sink.start)
             stack.callback(server.stop)
             server.start()
             if postgres is not None:

@@ -37,10 +37,11 @@ from storage.models import AuditLogRow, Base
 
 CANONICAL_VERSION = "cyberins-audit-v1"
 GENESIS_HASH = "0" * 64
-# Tables whose changes are not business events: API access, the delivery queue, the intake queue of
+# Tables whose changes are not business events: API access, the delivery queue and its log, endpoints' secrets, the intake queue of
 # findings (each finding is on the trail once recorded), the trail itself.
 NOT_AUDITED = frozenset({
     "api_keys", "webhook_secrets", "api_grants", "api_requests", "notification_outbox", "finding_batches", "audit_log",
+    "party_events", "endpoint_secrets", "deliveries", "delivery_attempts",
 })
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -19,6 +19,8 @@ from storage.repositories import (
     PolicyRepository,
     PreCoverRepository,
 )
+from storage.repositories.deliveries import DeliveryRepository
+from storage.repositories.endpoints import EndpointRepository
 from storage.repositories.finding_batches import FindingBatchRepository
 from storage.repositories.pilot import PilotRepository
 from storage.repositories.qualifications import QualificationRepository
@@ -34,6 +36,8 @@ class UnitOfWork:
     finding_batches: FindingBatchRepository
     finding_summary: FindingSummaryQuery
     outbox: OutboxRepository
+    deliveries: DeliveryRepository
+    endpoints: EndpointRepository
     cover: CoverQuery
     incidents: IncidentRepository
     claims: ClaimRepository
@@ -53,6 +57,8 @@ class UnitOfWork:
         self.finding_batches = FindingBatchRepository(self.session)
         self.finding_summary = FindingSummaryQuery(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.deliveries = DeliveryRepository(self.session)
+        self.endpoints = EndpointRepository(self.session)
         self.cover = CoverQuery(self.session)
         self.incidents = IncidentRepository(self.session)
         self.claims = ClaimRepository(self.session)

@@ -34,6 +34,9 @@ DATABASE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_inte
 # it was most of the recovery time after a kill -9 (tests/faults/test_worker_crash.py).
 DATABASE_TIMEOUT = timedelta(seconds=20)
 
+# The patch that moved the qualification and pilot workflows onto the one notification activity.
+ONE_NOTIFICATION_PATH = "one-notification-path"
+
 
 @dataclass(frozen=True)
 class ActivityOptions:
@@ -195,6 +198,7 @@ class ActivityGateway:
             recipient_id=recipient_id,
             kind=kind,
             payload=payload,
+            at=workflow.now(),
         )
 
 

@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.pilot import PilotActivities, PilotNotice, RecordPilotDeadline
+    from activities.pilot import PilotActivities, PilotNotice, RecordPilotDeadline, pilot_notification
+    from activities.policy import PolicyActivities
     from domain.pilot import DEFAULT_REMINDER_DAYS, PilotDeadline, reminder_dates
     from domain.policy import CHINA_STANDARD_TIME
-    from workflows.gateway import ActivityGateway, condition_or_deadline
+    from workflows.gateway import ONE_NOTIFICATION_PATH, ActivityGateway, condition_or_deadline
     from workflows.search_attributes import show
 
 # A report not filed this long after its due day is left to the operators; the workflow ends.
@@ -114,8 +115,11 @@ class PilotDeadlineWorkflow:
         )
 
     async def _notify(self, kind: str, key: str, *, days_before: int | None = None) -> None:
-        await self.gateway.record(
-            PilotActivities.notify_pilot,
-            PilotNotice(deadline=self.deadline, kind=kind, key=key, days_before=days_before),
-            summary=f"notify operators: {kind}",
-        )
+        notice = PilotNotice(deadline=self.deadline, kind=kind, key=key, days_before=days_before)
+        summary = f"notify operators: {kind}"
+        # Histories from before the one notification path keep replaying through their own activity.
+        if not workflow.patched(ONE_NOTIFICATION_PATH):
+            await self.gateway.record(PilotActivities.notify_pilot, notice, summary=summary)
+            return
+        notification = pilot_notification(notice).model_copy(update={"at": workflow.now()})
+        await self.gateway.record(PolicyActivities.enqueue_notification, notification, summary=summary)

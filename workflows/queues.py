@@ -5,6 +5,8 @@ API and the CLI start them); their activities go to a queue of their kind beside
     <base>-database   short writes to PostgreSQL: as many slots as the pool can serve
     <base>-external   calls to outside parties (the insurer's payment service): rate-limited for all
                       workers together, so that no number of workers floods the bank
+    <base>-delivery   webhooks and e-mails to the parties (workflows/delivery.py): many at once,
+                      each bounded by its own timeout
 
 A worker process polls all three unless CYBERINS_WORKER_QUEUES names fewer, so each kind can be
 scaled, or kept from a host, on its own. An activity scheduled on the base queue by a workflow from
@@ -21,6 +23,7 @@ class WorkQueue(StrEnum):
     WORKFLOW = "workflow"
     DATABASE = "database"
     EXTERNAL = "external"
+    DELIVERY = "delivery"
 
     def of(self, base: str) -> str:
         """This kind's queue beside `base`, the workflows' queue."""
@@ -29,7 +32,11 @@ class WorkQueue(StrEnum):
 
 # Activities that call outside parties; every other activity writes to PostgreSQL.
 EXTERNAL_ACTIVITIES = frozenset({"pay"})
+# Webhooks and e-mails to the parties: not held to the payment service's rate, and many at once.
+DELIVERY_ACTIVITIES = frozenset({"attempt_webhook", "send_email"})
 
 
 def queue_of(activity_name: str) -> WorkQueue:
-    return WorkQueue.EXTERNAL if activity_name in EXTERNAL_ACTIVITIES else WorkQueue.DATABASE
+    if activity_name in EXTERNAL_ACTIVITIES:
+        return WorkQueue.EXTERNAL
+    return WorkQueue.DELIVERY if activity_name in DELIVERY_ACTIVITIES else WorkQueue.DATABASE

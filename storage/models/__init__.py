@@ -24,6 +24,14 @@ from storage.models.incidents import (
     IncidentEventRow,
     IncidentRow,
 )
+from storage.models.notifications import (
+    DeliveryAttemptRow,
+    DeliveryRow,
+    EmailRecipientRow,
+    EndpointSecretRow,
+    PartyEventRow,
+    WebhookEndpointRow,
+)
 from storage.models.outbox import OutboxNotificationRow
 from storage.models.pilot import HealthcareApplicationRow, PilotDeadlineRow, PilotSchemeRow
 from storage.models.policies import (
@@ -61,7 +69,11 @@ __all__ = [
     "ClaimPhaseRow",
     "ClaimRow",
     "CoverageHeadRow",
+    "DeliveryAttemptRow",
+    "DeliveryRow",
+    "EmailRecipientRow",
     "EndorsementRow",
+    "EndpointSecretRow",
     "EvidenceCustodyRow",
     "EvidenceRow",
     "FindingBatchRow",
@@ -77,6 +89,7 @@ __all__ = [
     "LossStatementRow",
     "OrganisationRow",
     "OutboxNotificationRow",
+    "PartyEventRow",
     "PayoutRow",
     "PilotDeadlineRow",
     "PilotSchemeRow",
@@ -88,5 +101,6 @@ __all__ = [
     "QuoteRow",
     "SubrogationRow",
     "UnderwritingDecisionRow",
+    "WebhookEndpointRow",
     "WebhookSecretRow",
 ]

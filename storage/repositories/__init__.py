@@ -5,7 +5,7 @@ from storage.repositories.claims import ClaimRepository, PayoutRepository
 from storage.repositories.finding_summary import FindingSummaryQuery
 from storage.repositories.findings import DueFinding, EscalatedFinding, FindingRepository, NewFinding
 from storage.repositories.incidents import CoverQuery, CustodyEntry, IncidentRepository, Operator
-from storage.repositories.outbox import OutboxEntry, OutboxRepository, remediation_notices
+from storage.repositories.outbox import OutboxEntry, OutboxRepository
 from storage.repositories.policies import PolicyRepository, bound_policy_from_row
 from storage.repositories.pre_cover import PreCoverRepository
 
@@ -29,5 +29,4 @@ __all__ = [
     "StoredAnswer",
     "StoredKey",
     "bound_policy_from_row",
-    "remediation_notices",
 ]

@@ -25,6 +25,12 @@ EXPECTED_TABLES = {
     "webhook_secrets",
     "api_grants",
     "api_requests",
+    "party_events",
+    "webhook_endpoints",
+    "endpoint_secrets",
+    "email_recipients",
+    "deliveries",
+    "delivery_attempts",
     "organisations",
     "applications",
     "assessments",
@@ -70,7 +76,7 @@ async def test_upgrade_to_head_builds_every_table_of_an_empty_database(empty_dat
         await engine.dispose()
 
     assert tables >= EXPECTED_TABLES
-    assert version == "0008"
+    assert version == "0009"
     assert sequence is True
     assert drift == [], f"migrations and models differ: {drift}"
 
@@ -85,7 +91,7 @@ async def test_upgrade_to_head_twice_changes_nothing(empty_database_url: str) ->
             versions = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
     finally:
         await engine.dispose()
-    assert [tuple(v) for v in versions] == [("0008",)]
+    assert [tuple(v) for v in versions] == [("0009",)]
 
 
 async def test_answers_stored_before_0008_stay_replayable_through_its_upgrade_and_downgrade(

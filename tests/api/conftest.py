@@ -79,7 +79,8 @@ async def api_stack(pg_server, dev_server_env) -> AsyncIterator[ApiStack]:
     env.pop("TEMPORAL_PROFILE", None)
     env.pop("TEMPORAL_API_KEY", None)
     worker_log, api_log = folder / "worker.log", folder / "api.log"
-    worker = spawn([str(CYBERINS), "worker"], log=worker_log, env=env)
+    # The worker delivers to the tests' receivers on loopback; the API keeps production's URL rules.
+    worker = spawn([str(CYBERINS), "worker"], log=worker_log, env={**env, "CYBERINS_WEBHOOK_HTTP_LOOPBACK": "true"})
     api = spawn([str(CYBERINS), "api"], log=api_log, env=env)
     engine, sessions = create_session_factory(database_url)
     base_url = f"http://127.0.0.1:{port}"

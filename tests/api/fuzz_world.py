@@ -17,12 +17,16 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from activities.messages import Notification, Party
+from activities.notifying import emit
 from api.client import ApiClient, ApiError
 from api.context import PartyKind
 from domain.application import CoverageRequest
 from domain.coverage import CoverageHead
 from domain.findings import Severity
 from domain.money import Money
+from domain.notifications import event_id_for
+from storage.unit_of_work import UnitOfWork
 from tests import builders
 from workflows.claim_messages import claim_workflow_id
 from workflows.incident_messages import incident_workflow_id
@@ -53,6 +57,8 @@ ROUTE_TARGET = {
     "POST /v1/qualifications/{qualification_id}/mlps-certificate": "qualification:mlps",
 }
 
+# A party's own records, by path parameter: the insured's (every route on them is sent as the insured).
+OWN_RECORDS = ("endpoint_id", "recipient_id", "event_id")
 # Objects a valid body names (its policy_id, incident_id), by schema.
 BODY_TARGETS = {"IncidentReportBody": "policy:bound", "FindingsBatch": "policy:bound",
                 "ClaimRequest": "incident:reportable", "PolicyProofs": "policy:bound"}
@@ -111,6 +117,7 @@ class World:
         await asyncio.gather(*(self.renew(name) for name in names))
         await asyncio.gather(self.renew("incident:reportable"), self.renew("incident:general"))
         await asyncio.gather(*(self.renew(name) for name in ("claim:review", "claim:determined", "claim:offered")))
+        await self._own_records()
 
     async def close(self) -> None:
         for client in self.clients.values():
@@ -213,6 +220,25 @@ class World:
             await insurer.post(f"{path}/insurer-contact", {})
         return qualification
 
+    async def _own_records(self) -> None:
+        """The insured's webhook endpoint (to a host that never resolves), e-mail recipient, and an event
+        of its own, stored as the workflows store them. The address hears only of a type no insured is
+        sent: the stack has no mail server, and a redelivery sends whatever of its event is pending, so
+        an e-mail planned for it would keep its activity retrying."""
+        insured = self.clients["insured"]
+        endpoint = await insured.post("/v1/endpoints", self.endpoint_request("world"))
+        recipient = await insured.post("/v1/email-recipients", {"address": f"fz-{self.run}@example.com",
+                                                                "event_types": ["pilot.report.overdue"]})
+        key = f"fuzz-world:{self.run}"
+        async with UnitOfWork(self.stack.sessions) as uow:
+            await emit(uow, [Notification(dedupe_key=key, recipient=Party.INSURED, recipient_id=self.party_id("insured"),
+                                          kind="policy_bound", payload={"term_number": 1})])
+        self.facts["endpoint_id"], self.facts["recipient_id"] = endpoint["endpoint_id"], str(recipient["recipient_id"])
+        self.facts["event_id"] = event_id_for(key, PartyKind.INSURED.value, self.party_id("insured"))
+
+    def endpoint_request(self, tag: str) -> dict:
+        return {"url": f"https://hooks.cyberins.invalid/fz-{tag}", "event_types": ["policy.bound"], "description": "fuzz"}
+
     # -- Valid bodies, by schema name; `tag` makes ids and references unique per request ------------
 
     def application(self) -> dict:
@@ -285,6 +311,13 @@ class World:
             "MlpsCertificate": lambda: {"certificate_number": f"c-{tag}", "system_name": "MES", "level": 3,
                                         "issued_on": (datetime.now(UTC).date() - timedelta(days=30)).isoformat(),
                                         "valid_until": (datetime.now(UTC).date() + timedelta(days=300)).isoformat()},
+        }
+        examples |= {
+            "EndpointRequest": lambda: self.endpoint_request(tag),
+            "EmailRecipientRequest": lambda: {"address": f"fz-{tag}@example.com", "event_types": ["pilot.report.overdue"],
+                                              "language": "en"},
+            "RedeliveryRequest": lambda: {"endpoint_id": self.facts["endpoint_id"]},
+            "RecoveryRequest": lambda: {"since": _ago(minutes=5)},
         }
         make = examples.get(schema)
         return make() if make else None

@@ -6,6 +6,10 @@ object-scoped operation on A's objects. An operation for another kind of party a
 lookup (api/context.py `party`); otherwise the answer is 404, byte for byte the answer for an id that
 does not exist. Afterwards A's three workflows have exactly the history and status they had before.
 
+A party's own records (its webhook endpoints, e-mail recipients and events) are no one else's: every
+other party, of whatever kind, gets 404 for each operation on A's insured's, byte for byte the answer
+for an unknown id, and A's records are as they were afterwards.
+
 The operations come from the app's OpenAPI document, so a new route fails
 `test_every_operation_is_in_the_matrix_or_declared_unscoped` until it is placed here.
 """
@@ -24,11 +28,16 @@ from typing import Any
 import httpx
 import pytest
 
+from activities.messages import Notification
+from activities.messages import Party as Recipient
+from activities.notifying import emit
 from api.app import create_app
 from api.client import ApiClient
 from api.context import ObjectKind, PartyKind
 from domain.coverage import CoverageHead
 from domain.money import Money
+from domain.notifications import event_id_for
+from storage.unit_of_work import UnitOfWork
 from tests import builders
 from workflows.claim_messages import claim_workflow_id
 from workflows.incident_messages import incident_workflow_id
@@ -57,6 +66,7 @@ PARTIES_OF: dict[tuple[str, str], frozenset[PartyKind]] = {
     ("POST", "/v1/incidents"): frozenset({INSURED, VENDOR}),
     ("GET", "/v1/incidents/{incident_id}"): ANYONE,
     ("GET", "/v1/incidents/{incident_id}/history"): ANYONE,
+    ("GET", "/v1/incidents/{incident_id}/timeline"): ANYONE,
     ("POST", "/v1/incidents/{incident_id}/acknowledgement"): frozenset({VENDOR}),
     ("POST", "/v1/incidents/{incident_id}/progress"): frozenset({VENDOR}),
     ("POST", "/v1/incidents/{incident_id}/regulatory-filings"): frozenset({INSURED}),
@@ -77,6 +87,7 @@ PARTIES_OF: dict[tuple[str, str], frozenset[PartyKind]] = {
     ("POST", "/v1/claims/{claim_id}/offer/dispute"): frozenset({INSURED}),
     ("GET", "/v1/qualifications/{qualification_id}"): ANYONE,
     ("GET", "/v1/qualifications/{qualification_id}/history"): ANYONE,
+    ("GET", "/v1/qualifications/{qualification_id}/timeline"): ANYONE,
     ("POST", "/v1/qualifications/{qualification_id}/platform-contact"): frozenset({PLATFORM}),
     ("POST", "/v1/qualifications/{qualification_id}/platform-decision"): frozenset({PLATFORM}),
     ("POST", "/v1/qualifications/{qualification_id}/insurer-contact"): frozenset({INSURER}),
@@ -97,6 +108,29 @@ NOT_OBJECT_SCOPED = {
     ("GET", "/v1/claims"),
     ("POST", "/v1/qualifications"),
     ("GET", "/v1/qualifications"),
+    ("POST", "/v1/endpoints"),
+    ("GET", "/v1/endpoints"),
+    ("POST", "/v1/email-recipients"),
+    ("GET", "/v1/email-recipients"),
+    ("GET", "/v1/events"),
+}
+# Operations on one of a party's own records, by the path parameter naming it; all are for every kind.
+OWN_RECORDS: dict[tuple[str, str], str] = {
+    ("GET", "/v1/endpoints/{endpoint_id}"): "endpoint_id",
+    ("DELETE", "/v1/endpoints/{endpoint_id}"): "endpoint_id",
+    ("POST", "/v1/endpoints/{endpoint_id}/pause"): "endpoint_id",
+    ("POST", "/v1/endpoints/{endpoint_id}/resume"): "endpoint_id",
+    ("POST", "/v1/endpoints/{endpoint_id}/rotate-secret"): "endpoint_id",
+    ("GET", "/v1/endpoints/{endpoint_id}/attempts"): "endpoint_id",
+    ("POST", "/v1/endpoints/{endpoint_id}/recover"): "endpoint_id",
+    ("DELETE", "/v1/email-recipients/{recipient_id}"): "recipient_id",
+    ("GET", "/v1/events/{event_id}"): "event_id",
+    ("GET", "/v1/events/{event_id}/deliveries"): "event_id",
+    ("POST", "/v1/events/{event_id}/redeliver"): "event_id",
+}
+OWN_BODIES: dict[tuple[str, str], Callable[[dict[str, str]], dict[str, Any]]] = {
+    ("POST", "/v1/endpoints/{endpoint_id}/recover"): lambda _: {"since": (NOW - timedelta(days=1)).isoformat()},
+    ("POST", "/v1/events/{event_id}/redeliver"): lambda records: {"endpoint_id": records["endpoint_id"]},
 }
 PATH_OBJECTS = {"policy_id": POLICY, "incident_id": INCIDENT, "claim_id": CLAIM, "qualification_id": QUALIFICATION}
 # Kinds that get 404 even with a grant on the object: vendors see findings, never money.
@@ -209,9 +243,9 @@ def scope_of(operation: tuple[str, str]) -> ObjectKind | None:
 
 def test_every_operation_is_in_the_matrix_or_declared_unscoped():
     served = operations()
-    unplaced = sorted(set(served) - set(PARTIES_OF) - NOT_OBJECT_SCOPED)
-    assert not unplaced, f"add these to PARTIES_OF (and BODIES) or to NOT_OBJECT_SCOPED: {unplaced}"
-    stale = sorted((set(PARTIES_OF) | NOT_OBJECT_SCOPED) - set(served))
+    unplaced = sorted(set(served) - set(PARTIES_OF) - NOT_OBJECT_SCOPED - set(OWN_RECORDS))
+    assert not unplaced, f"add these to PARTIES_OF (and BODIES), OWN_RECORDS or NOT_OBJECT_SCOPED: {unplaced}"
+    stale = sorted((set(PARTIES_OF) | NOT_OBJECT_SCOPED | set(OWN_RECORDS)) - set(served))
     assert not stale, f"no longer served, remove them here: {stale}"
     for operation in PARTIES_OF:
         assert scope_of(operation) is not None, f"{operation} names no policy, incident or claim"
@@ -219,6 +253,10 @@ def test_every_operation_is_in_the_matrix_or_declared_unscoped():
             assert operation in BODIES, f"{operation} takes a body: add a valid one to BODIES"
     for operation in NOT_OBJECT_SCOPED:
         assert scope_of(operation) is None, f"{operation} names an object: it belongs in the matrix"
+    for operation, parameter in OWN_RECORDS.items():
+        assert "{" + parameter + "}" in operation[1], operation
+        if "requestBody" in served[operation]:
+            assert operation in OWN_BODIES, f"{operation} takes a body: add a valid one to OWN_BODIES"
 
 
 # -- The parties and A's objects ---------------------------------------------------------------------
@@ -438,3 +476,82 @@ async def test_lists_show_only_the_callers_own_objects(world):
     assert await _all_ids(platform, "/v1/policies") == []
     for party in world.b.values():
         assert await _all_ids(party.client, "/v1/qualifications") == [], party.name
+
+
+# -- A party's own records ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+async def own_records(api_stack, world) -> dict[str, str]:
+    """A's insured's webhook endpoint, e-mail recipient and one event of its own."""
+    insured = world.a[INSURED]
+    endpoint = await insured.client.post("/v1/endpoints", {"url": "https://hooks.example.com/a", "event_types": ["*"]})
+    recipient = await insured.client.post("/v1/email-recipients", {"address": "soc@a.example.com"})
+    key = f"authz:{uuid.uuid4().hex}"
+    async with UnitOfWork(api_stack.sessions) as uow:
+        await emit(uow, [Notification(dedupe_key=key, recipient=Recipient.INSURED, recipient_id=insured.id,
+                                      kind="policy_bound", payload={"term_number": 1})])
+    return {"endpoint_id": endpoint["endpoint_id"], "recipient_id": str(recipient["recipient_id"]),
+            "event_id": event_id_for(key, INSURED.value, insured.id)}
+
+
+def unknown_record(parameter: str, record_id: str) -> str:
+    """An id of the same shape and length that is no one's."""
+    if parameter == "recipient_id":
+        return "9" * len(record_id) if record_id != "9" * len(record_id) else "8" * len(record_id)
+    prefix = record_id[:4] if parameter == "event_id" else record_id[:3]
+    return prefix + "".join(secrets.choice("abcdef234567") for _ in record_id[len(prefix):])
+
+
+async def call_own(party: Party, operation: tuple[str, str], records: dict[str, str], record_id: str) -> httpx.Response:
+    method, template = operation
+    path = template.replace("{" + OWN_RECORDS[operation] + "}", record_id)
+    if method == "GET":
+        return await party.client.get_raw(path)
+    if method == "DELETE":
+        return await party.client.delete_raw(path)
+    return await party.client.post_raw(path, OWN_BODIES[operation](records) if operation in OWN_BODIES else None)
+
+
+async def _own_snapshot(world: World, records: dict[str, str]) -> dict[str, Any]:
+    a = world.a[INSURED].client
+    return {
+        "endpoint": await a.get(f"/v1/endpoints/{records['endpoint_id']}"),
+        "recipients": await a.get("/v1/email-recipients"),
+        "event": await a.get(f"/v1/events/{records['event_id']}"),
+        "deliveries": await a.get(f"/v1/events/{records['event_id']}/deliveries"),
+    }
+
+
+async def test_no_other_party_can_touch_or_detect_a_partys_own_records(world, own_records):
+    insured = world.a[INSURED]
+    for operation, parameter in OWN_RECORDS.items():  # the positive control: they are real and A's
+        if operation[0] == "GET":
+            answer = await call_own(insured, operation, own_records, own_records[parameter])
+            assert answer.status_code == 200, (operation, answer.text)
+    before = await _own_snapshot(world, own_records)
+    others = [*world.b.values(), *(party for kind, party in world.a.items() if kind is not INSURED)]
+    failures = []
+    for operation, parameter in OWN_RECORDS.items():
+        record_id = own_records[parameter]
+        unknown = unknown_record(parameter, record_id)
+        for party in others:
+            where = f"{party.name} {operation[0]} {operation[1]}"
+            answer = await call_own(party, operation, own_records, record_id)
+            if (answer.status_code, answer.headers.get("content-type")) != (404, PROBLEM) or answer.json()["code"] != "not_found":
+                failures.append(f"{where}: {answer.status_code} {answer.text[:200]}")
+                continue
+            twin = await call_own(party, operation, own_records, unknown)
+            if twin.content.replace(unknown.encode(), record_id.encode()) != answer.content or _headers(twin) != _headers(answer):
+                failures.append(f"{where}: an unknown id answers differently: {twin.status_code} {twin.text[:200]}")
+    assert not failures, "\n".join(failures)
+    assert await _own_snapshot(world, own_records) == before
+
+
+async def test_lists_of_own_records_show_only_the_callers(world, own_records):
+    for party in [*world.b.values(), *(p for kind, p in world.a.items() if kind is not INSURED)]:
+        for path in ("/v1/endpoints", "/v1/email-recipients", "/v1/events"):
+            answer = await party.client.get_raw(path)
+            assert answer.status_code == 200, answer.text
+            assert not {own_records["endpoint_id"], own_records["event_id"]} & set(re.findall(r"[\w-]+", answer.text))
+            assert "soc@a.example.com" not in answer.text, (party.name, path)

@@ -23,6 +23,13 @@ async def test_demo_tells_the_whole_story_and_pays_once(api_stack):
                  "reports ransomware", "initial report to the authorities", "takes the dispatch", "forensics",
                  "opens the claim", "determines the loss", "accepts the offer"):
         assert step in printed, f"missing step {step!r}:\n{printed}"
+    if api_stack.env.get("CYBERINS_WEBHOOK_HTTP_LOOPBACK", "").lower() in ("1", "true"):
+        assert "⇢ webhook to panel vendor: incident.dispatch.requested" in printed and "Webhooks:" in printed, printed
+    else:
+        # An API that takes https endpoints only: the demo says why it has no receivers, once, and tells
+        # the story all the same (tests/notifications/test_demo_receiver.py runs it with them).
+        assert printed.count("webhooks off:") == 1, printed
+        assert "⇢ webhook" not in printed and "Webhooks:" not in printed, printed
     claim_id = re.search(r"claim (clm-[0-9a-f]{12})", printed.strip().splitlines()[-1]).group(1)
 
     status = await api_stack.temporal.get_workflow_handle(claim_workflow_id(claim_id)).query(

@@ -20,10 +20,11 @@ import pytest
 
 from api.context import PartyKind
 from tests.health import assert_healthy
+from tests.scale import sized
 
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 REPOSITORY = Path(__file__).resolve().parents[2]
-EXAMPLES_PER_OPERATION = 10  # fuzzing; the coverage phase adds its own boundary cases (~4,000 in all)
+EXAMPLES_PER_OPERATION = sized(4, 10)  # fuzzing; the coverage phase adds its own boundary cases (~4,000 in all)
 RUN_TIMEOUT_SECONDS = 150
 LEFTOVERS = (".schemathesis", "schemathesis-report", "cassette.yaml")
 

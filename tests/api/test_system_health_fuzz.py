@@ -50,14 +50,15 @@ from api.client import ApiError
 from api.context import PartyKind
 from tests.api.bad_values import Bad, Schemas, bad_values, other_places, replace, short_selection, show
 from tests.api.fuzz_routes import Route, discover
-from tests.api.fuzz_world import BODY_TARGETS, PARENT, World, target_of
+from tests.api.fuzz_world import BODY_TARGETS, OWN_RECORDS, PARENT, World, target_of
 from tests.health import HealthReport, assert_healthy, healthy_after
 
 LONG = os.environ.get("CYBERINS_FUZZ_LONG") == "1"
 SEED = int(os.environ.get("CYBERINS_FUZZ_SEED", "20260101"))
 SEEDS = int(os.environ.get("CYBERINS_FUZZ_SEEDS", "3")) if LONG else 1
 PROBLEM = "application/problem+json"
-API_TABLES = ("api_grants", "api_requests", "finding_batches", "api_keys", "webhook_secrets")
+API_TABLES = ("api_grants", "api_requests", "finding_batches", "api_keys", "webhook_secrets", "webhook_endpoints",
+              "email_recipients")
 WINDOW_MARGIN = timedelta(milliseconds=50)
 RETRY_WAIT = 150 if LONG else 40  # time for a failing activity to pass its 5th attempt (~31 s)
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
@@ -157,7 +158,10 @@ def _refusal(model: type[BaseModel] | None, body: dict) -> str | None:
 
 
 def _path_value(world: World, route: Route, name: str) -> str:
-    """The id of the object the parameter points at; for a finding's id, the finding of that policy."""
+    """The id of the object the parameter points at; for a finding's id, the finding of that policy;
+    for one of a party's own records (its endpoint, recipient, event), the insured's."""
+    if name in OWN_RECORDS:
+        return world.facts[name]
     target = target_of(route.name, name)
     return world.ids[target] if target else world.facts[f"finding:{target_of(route.name, 'policy_id')}"]
 

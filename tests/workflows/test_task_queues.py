@@ -19,11 +19,15 @@ from workflows.queues import WorkQueue
 
 async def test_a_worker_serves_the_queues_it_is_given_and_limits_the_external_rate(dev_client, session_factory, task_queue):
     every = build_worker(dev_client, session_factory, task_queue, external_per_second=2.5)
-    assert every.task_queues == [task_queue, f"{task_queue}-database", f"{task_queue}-external"]
+    assert every.task_queues == [task_queue, f"{task_queue}-database", f"{task_queue}-external", f"{task_queue}-delivery"]
     external = every.workers[2].config()
     assert external["max_task_queue_activities_per_second"] == 2.5
     assert [a.__name__ for a in external["activities"]] == ["pay"]
     assert "pay" not in [a.__name__ for a in every.workers[1].config()["activities"]]
+    # Webhooks and e-mails are not held to the payment service's rate.
+    delivery = every.workers[3].config()
+    assert sorted(a.__name__ for a in delivery["activities"]) == ["attempt_webhook", "send_email"]
+    assert delivery.get("max_task_queue_activities_per_second") is None
 
     # Another queue: the SDK allows one worker per queue and task type in a process, and `every`
     # holds these until it is shut down.
