@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from api.provisioning import IssuedCredentials
 
 DESCRIPTION = "cyberins demo receiver"
+INSURED_DESK = "it-desk@insured.demo.example"
 INDENT = "    "
 
 
@@ -77,13 +78,16 @@ class DemoReceivers:
                 )
                 party.endpoint_id = answer["endpoint_id"]
                 party.receiver.secrets = [answer["secret"]]
+                if party.label == "insured":  # and a person at the insured, so that `cyberins mail` shows mail
+                    await party.client.post("/v1/email-recipients", {"address": INSURED_DESK, "event_types": ["*"]})
         except (ApiError, httpx.HTTPError, KeyError, OSError) as error:  # OSError: no port to listen on
             self.console.print(f"[yellow]webhooks off:[/] {_why_not(error)}; the story runs without receivers.")
             await self.close()
             return False
         self.live = True
         where = ", ".join(f"{p.label} :{p.receiver.port}" for p in self.parties)
-        self.console.print(f"[bold]webhooks[/] to local receivers, each registered by its party: {where}")
+        self.console.print(f"[bold]webhooks[/] to local receivers, each registered by its party: {where}; "
+                           f"e-mail to the insured's {INSURED_DESK} (see `cyberins mail`)")
         return True
 
     def _print(self, label: str, received: Received) -> None:
