@@ -21,7 +21,8 @@ from worker import activities_for, build_worker, delivery_activities
 
 def delivery_settings(**overrides) -> Settings:
     values = {"webhook_retry_schedule": "0s,1s,1s", "urgent_fallback_seconds": 2, "webhook_timeout_seconds": 5,
-              "webhook_http_loopback": True, "operator_emails": "ops@cyberins.test", "smtp_port": 1}
+              "webhook_http_loopback": True, "operator_emails": "ops@cyberins.test", "smtp_host": "127.0.0.1",
+              "smtp_port": 1}
     values.update(overrides)
     return Settings(**values)
 
