@@ -97,12 +97,6 @@ class DeliveryRepository:
         )
         return list(rows)
 
-    async def event_ids_for(self, dedupe_keys: list[str]) -> set[str]:
-        rows = await self._session.scalars(
-            select(PartyEventRow.event_id).where(PartyEventRow.dedupe_key.in_(sorted(set(dedupe_keys))))
-        )
-        return set(rows)
-
     # -- Delivery --------------------------------------------------------------------------------------
 
     async def event(self, event_id: str) -> PartyEventRow | None:
