@@ -13,9 +13,6 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from temporalio.client import Client
-from temporalio.envconfig import ClientConfig
-from temporalio.runtime import Runtime
 
 if TYPE_CHECKING:
     from mail.smtp import SmtpSettings
@@ -60,7 +57,7 @@ class Settings(BaseSettings):
     )
     worker_queues: str = Field(
         default="workflow,database,external,delivery",
-        description="which task queues a worker polls (workflows/queues.py): any of workflow, database, external",
+        description="which task queues a worker polls (contracts/queues.py): any of workflow, database, external",
     )
     external_per_second: float = Field(
         default=20.0, gt=0, description="calls to outside parties (payouts) a second, by all workers together",
@@ -149,7 +146,7 @@ class Settings(BaseSettings):
     @field_validator("worker_queues")
     @classmethod
     def _known_queues(cls, value: str) -> str:
-        from workflows.queues import WorkQueue
+        from contracts.queues import WorkQueue
 
         named = [part.strip() for part in value.split(",") if part.strip()]
         known = [kind.value for kind in WorkQueue]
@@ -160,7 +157,7 @@ class Settings(BaseSettings):
 
     @property
     def worker_queue_kinds(self) -> frozenset:
-        from workflows.queues import WorkQueue
+        from contracts.queues import WorkQueue
 
         return frozenset(WorkQueue(name) for name in self.worker_queues.split(","))
 
@@ -209,6 +206,13 @@ class Settings(BaseSettings):
         """Where the dev stack's mail sink keeps what it receives."""
         return self.state_dir / "mail"
 
+    @property
+    def codec_endpoint(self) -> str:
+        """The address to give the Temporal UI and CLI: `localhost` for a local server, so that the
+        UI at http://localhost:<port> and the codec server are the same site and its cookie is sent."""
+        host = "localhost" if self.codec_host in (LOCAL_HOST, "localhost", "0.0.0.0") else self.codec_host
+        return f"http://{host}:{self.codec_port}"
+
     def workflow_url(self, namespace: str, workflow_id: str) -> str:
         return f"{self.ui_base_url}/namespaces/{namespace}/workflows/{workflow_id}"
 
@@ -216,33 +220,3 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Read afresh each call: cheap, and tests that change the environment see the change."""
     return Settings()
-
-
-async def connect_temporal(
-    settings: Settings, *, target_host: str | None = None, runtime: Runtime | None = None, component: str = "cli"
-) -> Client:
-    """Connect with the SDK's environment configuration and the pydantic data converter, which
-    encrypts payloads and failure messages when payload keys are known (codec.wiring).
-
-    With `target_host` (the dev stack, tests) the address, API key and TLS from the environment are
-    ignored: those servers are local and plain. Without TEMPORAL_ADDRESS or a profile the local dev
-    server is the default. A `runtime` with telemetry (observability.metrics) publishes the SDK's
-    metrics for this client and its workers. With CYBERINS_OTEL_ENDPOINT the client and its workers
-    trace (observability.tracing), as service `cyberins-<component>`.
-    """
-    from codec.wiring import data_converter_for
-    from observability.tracing import tracing_interceptors
-
-    interceptors = tracing_interceptors(settings.otel_endpoint, component)
-
-    if target_host is not None:
-        return await Client.connect(
-            target_host, data_converter=data_converter_for(settings, target_host), runtime=runtime,
-            interceptors=interceptors,
-        )
-    config = dict(ClientConfig.load_client_connect_config())
-    config.setdefault("target_host", f"{LOCAL_HOST}:{settings.temporal_port}")
-    return await Client.connect(
-        **config, data_converter=data_converter_for(settings, config["target_host"]), runtime=runtime,
-        interceptors=interceptors,
-    )

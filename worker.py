@@ -15,7 +15,6 @@ from temporalio.worker import Worker
 
 from activities.claim import ClaimActivities
 from activities.delivery import DeliveryActivities, mail_sender
-from activities.delivery_messages import DeliveryRules
 from activities.failures import ActivityFailures
 from activities.incident import IncidentActivities
 from activities.ledger import LedgerActivities
@@ -24,6 +23,8 @@ from activities.pilot import PilotActivities
 from activities.policy import PolicyActivities
 from activities.qualification import QualificationActivities
 from activities.working_calendar import CalendarActivities
+from contracts.delivery import DeliveryRules
+from contracts.queues import WorkQueue, queue_of
 from domain.notifications import retry_schedule
 from logs import get_logger
 from payments.gateway import PaymentGateway, payment_gateway_from_env
@@ -34,7 +35,6 @@ from workflows.incident import IncidentWorkflow
 from workflows.pilot_deadline import PilotDeadlineWorkflow
 from workflows.policy import PolicyWorkflow
 from workflows.qualification import QualificationWorkflow
-from workflows.queues import WorkQueue, queue_of
 
 log = get_logger(__name__)
 
@@ -179,7 +179,7 @@ def build_worker(
     activities: list | None = None,
     external_per_second: float = EXTERNAL_PER_SECOND,
 ) -> WorkerGroup:
-    """Workers for `task_queue` (the workflows) and the activity queues beside it (workflows/queues.py),
+    """Workers for `task_queue` (the workflows) and the activity queues beside it (contracts/queues.py),
     those of `queues` only. Without a payment gateway, the payouts table is the payment.
 
     The workflow worker registers every activity too: local activities run where their workflow
@@ -284,8 +284,9 @@ async def _serve() -> None:
     from logs import configure_logging
     from observability.health import HealthServer, database_check, temporal_check
     from observability.metrics import temporal_runtime
-    from settings import connect_temporal, get_settings
+    from settings import get_settings
     from storage.db import create_session_factory
+    from temporal_connection import connect_temporal
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)

@@ -19,7 +19,9 @@ from structlog.stdlib import BoundLogger
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.claim_messages import (
+from activities.incident import unknown_incident
+from activities.log_context import activity_log
+from contracts.claim_activities import (
     ClaimBasis,
     LoadClaimBasis,
     PayoutInstruction,
@@ -30,8 +32,6 @@ from activities.claim_messages import (
     RecordLossStatement,
     RecordSubrogation,
 )
-from activities.incident import unknown_incident
-from activities.log_context import activity_log
 from domain.claim import ClaimPhase
 from domain.incident import CoverageCheck
 from domain.money import Money

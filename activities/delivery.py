@@ -21,7 +21,8 @@ from standardwebhooks.webhooks import Webhook
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.delivery_messages import (
+from activities.notifying import OPERATORS, Notifier
+from contracts.delivery import (
     AttemptDelivery,
     AttemptResult,
     DeliverEvent,
@@ -31,8 +32,7 @@ from activities.delivery_messages import (
     DeliveryTarget,
     FallbackNotNeeded,
 )
-from activities.messages import Notification, Party
-from activities.notifying import OPERATORS, Notifier
+from contracts.parties import Notification, Party
 from domain.endpoints import check_delivery_address
 from domain.notifications import Channel, Outcome, Subject
 from logs import get_logger

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.incident_messages import (
+from activities.log_context import activity_log
+from activities.notifying import Notifier
+from contracts.incident_activities import (
     EvidenceRegistered,
     IncidentCover,
     LoadIncidentCover,
@@ -21,8 +23,6 @@ from activities.incident_messages import (
     RecordIncidentEvent,
     RegisterEvidence,
 )
-from activities.log_context import activity_log
-from activities.notifying import Notifier
 from domain.incident import Evidence
 from storage.repositories import CustodyEntry
 from storage.repositories.incidents import evidence_from_row

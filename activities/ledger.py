@@ -6,9 +6,9 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from activities.claim_messages import LedgerPosition, ReserveLimits, SettleReservation
+from contracts.claim_activities import LedgerPosition, ReserveLimits, SettleReservation
+from contracts.policy import policy_workflow_id
 from domain.loss_statement import LossStatement
-from workflows.messages import policy_workflow_id
 
 
 def _this_call() -> str:

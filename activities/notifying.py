@@ -17,8 +17,8 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.delivery_messages import DeliverEvent, DeliveryPlan, DeliveryRules, DeliveryTarget
-from activities.messages import Notification, Party
+from contracts.delivery import DeliverEvent, DeliveryPlan, DeliveryRules, DeliveryTarget
+from contracts.parties import Notification, Party
 from domain.findings import Severity
 from domain.notifications import (
     EVENT_TYPES,

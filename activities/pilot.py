@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-
-from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
 from activities.log_context import activity_log
-from activities.messages import Notification, Party
 from activities.notifying import Notifier
+from contracts.parties import Notification, Party
+from domain.boundaries import Instant
 from domain.pilot import PilotDeadline
 from storage.models import PilotDeadlineRow
 from storage.unit_of_work import UnitOfWork

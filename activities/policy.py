@@ -15,13 +15,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.log_context import activity_log
-from activities.messages import (
+from activities.notifying import Notifier, remediation_notifications
+from contracts.parties import Notification, Party
+from contracts.policy_activities import (
     BindPolicy,
     Escalation,
     FindingChanged,
     FindingIntake,
-    Notification,
-    Party,
     ReceivedFinding,
     RecordApplication,
     RecordAssessment,
@@ -38,7 +38,6 @@ from activities.messages import (
     SweepResult,
     VerifyFix,
 )
-from activities.notifying import Notifier, remediation_notifications
 from domain.errors import DomainRuleError
 from domain.findings import (
     FindingStatus,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.log_context import activity_log
-from activities.messages import Notification
 from activities.notifying import Notifier
-from activities.qualification_messages import (
+from contracts.parties import Notification
+from contracts.qualification_activities import (
     CheckPolicyProofs,
     IntentForm,
     IssueIntentForm,

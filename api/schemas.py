@@ -10,11 +10,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.incident import ProgressKind
 from domain.application import PolicyApplication
 from domain.boundaries import PartyId, PastInstant
 from domain.findings import MonitoringFinding, Resolution
 from domain.incident import IncidentCategory, IncidentGrade
-from workflows.incident_messages import ProgressKind
 
 ObjectId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="an id this service made, e.g. pol-3f2a9c41b7d0")]
 MAX_BATCH_FINDINGS = 50_000

@@ -10,8 +10,9 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.context import Services
-from settings import Settings, connect_temporal
+from settings import Settings
 from storage.db import create_session_factory
+from temporal_connection import connect_temporal
 
 
 def app_from_settings(settings: Settings, *, target_host: str | None = None) -> FastAPI:

@@ -58,7 +58,7 @@ class IncidentWithWebhook:
 
 @dataclass
 class Decision:
-    """A notification as `activities.messages.Notification` takes it (without `at`, set at decision time),
+    """A notification as `contracts.parties.Notification` takes it (without `at`, set at decision time),
     and the cyberins queue its activity runs on."""
 
     database_queue: str

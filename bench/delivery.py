@@ -59,10 +59,10 @@ from bench.delivered import (
 )
 from bench.report import spread
 from bench.stack import Stack
+from contracts.queues import WorkQueue
 from devstack.webhook_receiver import WebhookReceiver
 from domain.notifications import event_id_for
 from storage.models import PartyEventRow
-from workflows.queues import WorkQueue
 
 # The API takes http://127.0.0.1 endpoints only with this (production demands https).
 SETTINGS = {"CYBERINS_WEBHOOK_HTTP_LOOPBACK": "true"}

@@ -26,7 +26,7 @@ from api.signatures import decode_secret, sign
 from bench.api_load import Cast
 from bench.bare import BareMonitor, MonitorInput
 from bench.stack import Stack
-from workflows.messages import policy_workflow_id
+from contracts.policy import policy_workflow_id
 from workflows.policy import PolicyWorkflow
 
 SEVERITIES = ["low", "medium", "high", "critical"]

@@ -23,7 +23,7 @@ from sqlalchemy import text
 from bench.api_load import Cast
 from bench.bare import BareIncident
 from bench.stack import Stack
-from workflows.incident_messages import incident_workflow_id
+from contracts.incident import incident_workflow_id
 
 MILESTONES = ("regulatory_report_due", "vendor_dispatched")
 

@@ -34,6 +34,14 @@ from bench.intake import finding
 from bench.lifecycle import all_runs
 from bench.stack import PROJECT, migrated_database, peak_rss_kib, service_env
 from cli.demo import application, assessment
+from contracts.policy import (
+    AssessmentSubmission,
+    PolicyWorkflowInput,
+    QuoteAcceptance,
+    StoredBatch,
+    StoredFindings,
+    policy_workflow_id,
+)
 from devstack.processes import spawn, stop
 from domain.application import PolicyApplication
 from domain.assessment import AssessmentReport
@@ -42,14 +50,6 @@ from storage.db import create_session_factory
 from storage.repositories.finding_batches import IncomingBatch
 from storage.unit_of_work import UnitOfWork
 from workflows import search_attributes
-from workflows.messages import (
-    AssessmentSubmission,
-    PolicyWorkflowInput,
-    QuoteAcceptance,
-    StoredBatch,
-    StoredFindings,
-    policy_workflow_id,
-)
 from workflows.policy import PolicyWorkflow
 
 BIN = Path(sys.executable).parent

@@ -19,6 +19,14 @@ from cli.listing import DEFAULT_LIMIT, LIMIT_HELP, MAX_LIMIT, Listing, checked_i
 from cli.running import run_async
 from cli.status_view import statement_table, status_table
 from cli.updates import send_update
+from contracts.claim import (
+    Approval,
+    ClaimStatus,
+    ClaimWorkflowInput,
+    InterimPaymentRequest,
+    LossItemsSubmission,
+    claim_workflow_id,
+)
 from domain.claim import ClaimantKind, ClaimPhase
 from domain.coverage import CoverageHead
 from domain.errors import DomainRuleError
@@ -27,14 +35,6 @@ from domain.money import Money
 from domain.schedule import CoverageSchedule
 from settings import get_settings
 from workflows import search_attributes as sa
-from workflows.claim_messages import (
-    Approval,
-    ClaimStatus,
-    ClaimWorkflowInput,
-    InterimPaymentRequest,
-    LossItemsSubmission,
-    claim_workflow_id,
-)
 from workflows.starting import start_claim
 
 app = typer.Typer(

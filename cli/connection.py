@@ -7,7 +7,8 @@ import os
 from temporalio.client import Client
 
 from cli.errors import fail
-from settings import LOCAL_HOST, Settings, connect_temporal
+from settings import LOCAL_HOST, Settings
+from temporal_connection import connect_temporal
 
 
 def _described_target(settings: Settings) -> str:

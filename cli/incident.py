@@ -9,18 +9,18 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from activities.incident_messages import IncidentReport
 from cli.connection import connect_or_fail
 from cli.errors import EXIT_BAD_INPUT, fail
 from cli.files import query_status, read_document
 from cli.listing import DEFAULT_LIMIT, LIMIT_HELP, MAX_LIMIT, Listing, checked_id, print_listing
 from cli.running import run_async
 from cli.status_view import status_table
+from contracts.incident import IncidentStatus, incident_workflow_id
+from contracts.incident_activities import IncidentReport
 from domain.errors import DomainRuleError
 from domain.incident import IncidentCategory, IncidentGrade, check_discovery
 from settings import get_settings
 from workflows import search_attributes as sa
-from workflows.incident_messages import IncidentStatus, incident_workflow_id
 from workflows.starting import report_incident
 
 app = typer.Typer(help="Report incidents and look at them.", no_args_is_help=True)

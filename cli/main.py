@@ -24,8 +24,8 @@ from cli import (
     search_attributes,
     signals,
 )
+from cli import codec_server as codec_command
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
-from codec import command as codec_command
 from logs import configure_logging
 from settings import get_settings
 

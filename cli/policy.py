@@ -19,6 +19,13 @@ from cli.listing import DEFAULT_LIMIT, LIMIT_HELP, MAX_LIMIT, Listing, print_lis
 from cli.running import run_async
 from cli.status_view import status_table
 from cli.updates import send_update
+from contracts.policy import (
+    PolicyStatus,
+    PolicyWorkflowInput,
+    UnderwriterDecision,
+    UnderwriterDecisionReceipt,
+    policy_workflow_id,
+)
 from domain.application import PolicyApplication
 from domain.coverage import Industry
 from domain.money import Money
@@ -27,13 +34,6 @@ from domain.rating import Decision
 from domain.rules import PolicyRules
 from settings import get_settings
 from workflows import search_attributes as sa
-from workflows.messages import (
-    PolicyStatus,
-    PolicyWorkflowInput,
-    UnderwriterDecision,
-    UnderwriterDecisionReceipt,
-    policy_workflow_id,
-)
 from workflows.starting import start_policy
 
 app = typer.Typer(help="Start policies, look at them, and decide referrals.", no_args_is_help=True)

@@ -17,15 +17,15 @@ from cli.listing import DEFAULT_LIMIT, LIMIT_HELP, MAX_LIMIT, Listing, print_lis
 from cli.running import run_async
 from cli.status_view import status_table
 from cli.updates import send_update
-from domain.qualification import QualificationPhase
-from settings import get_settings
-from workflows import search_attributes as sa
-from workflows.qualification_messages import (
+from contracts.qualification import (
     PlatformContact,
     PlatformDecision,
     QualificationStatus,
     qualification_workflow_id,
 )
+from domain.qualification import QualificationPhase
+from settings import get_settings
+from workflows import search_attributes as sa
 
 app = typer.Typer(help="Provider qualifications by insurance on the open platform.", no_args_is_help=True)
 QUALIFICATIONS = Listing(

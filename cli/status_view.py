@@ -13,13 +13,13 @@ from typing import Any
 from pydantic import BaseModel
 from rich.table import Table
 
+from contracts.incident import RegulatoryFiling
+from contracts.qualification import ContactDue
 from domain.findings import FindingSummary, Severity
 from domain.loss_statement import LossStatement
 from domain.money import Money
 from domain.policy import CHINA_STANDARD_TIME, Quote
 from domain.qualification import ProofProblem
-from workflows.incident_messages import RegulatoryFiling
-from workflows.qualification_messages import ContactDue
 
 NOT_YET = "-"
 

@@ -14,7 +14,6 @@ from pydantic import SecretStr
 
 from codec import keyring as keyrings
 from codec.aes import AesGcmPayloadCodec
-from codec.command import codec_endpoint
 from codec.wiring import CODEC_TOKEN_FILE, KEYRING_FILE, payload_codec
 from settings import Settings
 
@@ -51,4 +50,4 @@ def prepare(settings: Settings, state_dir: Path) -> tuple[Settings, DataProtecti
         token = keyrings.ensure_token(token_file)
     codec = payload_codec(settings)
     assert codec is not None  # keys are named explicitly above
-    return settings, DataProtection(codec, token, keyring_file, token_file, codec_endpoint(settings))
+    return settings, DataProtection(codec, token, keyring_file, token_file, settings.codec_endpoint)

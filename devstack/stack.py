@@ -18,8 +18,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from rich.console import Console
 
+from api.codec_server import codec_app
 from api.server import app_from_settings, serve_until
-from codec.command import codec_app
 from codec.keyring import KeyringError
 from devstack.panel import stack_panel
 from devstack.ports import taken_ports
@@ -30,9 +30,10 @@ from devstack.temporal import TemporalDevServer, TemporalDevServerError
 from logs import get_logger
 from mail.sink import MailSink
 from observability.health import Check, database_check, temporal_check
-from settings import Settings, connect_temporal
+from settings import Settings
 from storage.db import create_session_factory
 from storage.migrate import upgrade_to_head
+from temporal_connection import connect_temporal
 from worker import run_worker
 
 log = get_logger(__name__)

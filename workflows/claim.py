@@ -13,9 +13,21 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.patches import REOPEN_NEEDS_DETERMINATION
+
 with workflow.unsafe.imports_passed_through():
     from activities.claim import ClaimActivities
-    from activities.claim_messages import (
+    from activities.ledger import LedgerActivities
+    from contracts.claim import (
+        ClaimClosure,
+        ClaimState,
+        ClaimStatus,
+        ClaimWorkflowInput,
+        ConditionsUpdate,
+        LossItemsSubmission,
+        SubrogationRequest,
+    )
+    from contracts.claim_activities import (
         ClaimBasis,
         LoadClaimBasis,
         RecordClaim,
@@ -25,29 +37,17 @@ with workflow.unsafe.imports_passed_through():
         RecordSubrogation,
         ReserveLimits,
     )
-    from activities.ledger import LedgerActivities
-    from activities.messages import Party
+    from contracts.parties import Party
     from domain.boundaries import MAX_FEN
     from domain.claim import ClaimPhase
     from domain.incident import check_happened
     from domain.loss_statement import LossStatement
-    from workflows.claim_messages import (
-        ClaimClosure,
-        ClaimState,
-        ClaimStatus,
-        ClaimWorkflowInput,
-        ConditionsUpdate,
-        LossItemsSubmission,
-        SubrogationRequest,
-    )
     from workflows import search_attributes
     from workflows.claim_settlement import ClaimSettlement, as_value_error
     from workflows.gateway import NOT_DONE_IN_TIME, ActivityGateway, Refused, condition_or_deadline
     from workflows.search_attributes import publish, show
 
 REVIEWABLE = (ClaimPhase.GATHERING_LOSS, ClaimPhase.IN_REVIEW)
-# A reopened claim needs a new determination before it can be approved or paid again.
-REOPEN_NEEDS_DETERMINATION = "reopen-needs-determination"
 
 
 @workflow.defn(name="ClaimWorkflow")

@@ -15,14 +15,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from activities.claim import ClaimActivities
-    from activities.claim_messages import PayoutInstruction, SettleReservation
     from activities.ledger import LedgerActivities
-    from activities.messages import Party
-    from domain.claim import ClaimPhase, ClaimRules, approvals_required, check_approver, check_interim_payment
-    from domain.coverage import CoverageHead
-    from domain.errors import DomainRuleError
-    from domain.money import Money
-    from workflows.claim_messages import (
+    from contracts.claim import (
         Approval,
         ClaimState,
         ClaimStatus,
@@ -31,6 +25,12 @@ with workflow.unsafe.imports_passed_through():
         InterimPaymentRequest,
         OfferAnswer,
     )
+    from contracts.claim_activities import PayoutInstruction, SettleReservation
+    from contracts.parties import Party
+    from domain.claim import ClaimPhase, ClaimRules, approvals_required, check_approver, check_interim_payment
+    from domain.coverage import CoverageHead
+    from domain.errors import DomainRuleError
+    from domain.money import Money
     from workflows.gateway import PAYMENT, ActivityGateway, Refused
 
 

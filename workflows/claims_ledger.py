@@ -13,14 +13,14 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.claim_messages import LedgerPosition, ReserveLimits, SettleReservation
     from activities.failures import INVALID_DATA, describe_validation_error
+    from contracts.claim_activities import LedgerPosition, ReserveLimits, SettleReservation
+    from contracts.policy import PolicyState
     from domain.errors import DomainRuleError
     from domain.ledger import TermLedger
     from domain.loss_statement import LossStatement
     from domain.money import Money
     from domain.policy import BoundPolicy
-    from workflows.messages import PolicyState
 
 
 class ClaimsLedger:

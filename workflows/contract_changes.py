@@ -9,20 +9,20 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import RecordCancellation, RecordEndorsement
     from activities.policy import PolicyActivities
-    from domain.coverage import Industry
-    from domain.errors import DomainRuleError
-    from domain.policy import EndorsementPremium, PolicyPhase, endorsement_premium, pro_rata_return_premium
-    from domain.rules import RatingRules
-    from workflows.gateway import ActivityGateway
-    from workflows.messages import (
+    from contracts.policy import (
         CancellationReceipt,
         CancellationRequest,
         EndorsementReceipt,
         EndorsementRequest,
         PolicyState,
     )
+    from contracts.policy_activities import RecordCancellation, RecordEndorsement
+    from domain.coverage import Industry
+    from domain.errors import DomainRuleError
+    from domain.policy import EndorsementPremium, PolicyPhase, endorsement_premium, pro_rata_return_premium
+    from domain.rules import RatingRules
+    from workflows.gateway import ActivityGateway
 
 
 class ContractChanges:

@@ -19,7 +19,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import MAIL_REFUSED, DeliveryActivities
-    from activities.delivery_messages import (
+    from activities.notifying import delivery_workflow_id, start_delivery  # noqa: F401 (the API starts from here)
+    from contracts.delivery import (
         AttemptDelivery,
         AttemptResult,
         DeliverEvent,
@@ -29,10 +30,9 @@ with workflow.unsafe.imports_passed_through():
         DeliveryTarget,
         FallbackNotNeeded,
     )
-    from activities.notifying import delivery_workflow_id, start_delivery  # noqa: F401 (the API starts from here)
+    from contracts.queues import WorkQueue
     from domain.notifications import Channel, Outcome
     from workflows.gateway import DATABASE_RETRY, DATABASE_TIMEOUT
-    from workflows.queues import WorkQueue
 
 # A try that breaks on our side (the database, a worker that died mid-POST) is retried a few times
 # before it counts as one failed attempt of the schedule.

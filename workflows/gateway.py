@@ -20,9 +20,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import Notification, Party
     from activities.policy import PolicyActivities
-    from workflows.queues import queue_of
+    from contracts.parties import Notification, Party
+    from contracts.queues import queue_of
 
 ResultT = TypeVar("ResultT")
 
@@ -34,8 +34,6 @@ DATABASE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_inte
 # it was most of the recovery time after a kill -9 (tests/faults/test_worker_crash.py).
 DATABASE_TIMEOUT = timedelta(seconds=20)
 
-# The patch that moved the qualification and pilot workflows onto the one notification activity.
-ONE_NOTIFICATION_PATH = "one-notification-path"
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,8 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.claim_messages import LedgerPosition, ReserveLimits, SettleReservation
-    from domain.loss_statement import LossStatement
-    from workflows.claims_ledger import ClaimsLedger
-    from workflows.contract_changes import ContractChanges
-    from workflows.messages import (
+    from contracts.claim_activities import LedgerPosition, ReserveLimits, SettleReservation
+    from contracts.policy import (
         CancellationReceipt,
         CancellationRequest,
         EndorsementReceipt,
@@ -27,6 +24,9 @@ with workflow.unsafe.imports_passed_through():
         PolicyWorkflowInput,
         StoredFindings,
     )
+    from domain.loss_statement import LossStatement
+    from workflows.claims_ledger import ClaimsLedger
+    from workflows.contract_changes import ContractChanges
     from workflows.monitoring import TermMonitoring
 
 

@@ -14,16 +14,25 @@ from typing import NamedTuple
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.patches import CLOSING_REPORT_ON_CHINA_CALENDAR, LOCAL_RECORDS
+
 with workflow.unsafe.imports_passed_through():
     from activities.incident import IncidentActivities
-    from activities.incident_messages import (
+    from activities.working_calendar import CalendarActivities, WorkingDeadlineRequest
+    from contracts.incident import (
+        IncidentPhase,
+        IncidentState,
+        IncidentStatus,
+        IncidentWorkflowInput,
+        ReportKind,
+    )
+    from contracts.incident_activities import (
         IncidentEventKind,
         LoadIncidentCover,
         RecordIncident,
         RecordIncidentEvent,
     )
-    from activities.messages import Party
-    from activities.working_calendar import CalendarActivities, WorkingDeadlineRequest
+    from contracts.parties import Party
     from domain.errors import DomainRuleError
     from domain.incident import (
         add_working_days,
@@ -35,21 +44,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes
     from workflows.gateway import ActivityGateway, Refused, condition_or_deadline
     from workflows.incident_handlers import IncidentResponseHandlers
-    from workflows.incident_messages import (
-        IncidentPhase,
-        IncidentState,
-        IncidentStatus,
-        IncidentWorkflowInput,
-        ReportKind,
-    )
     from workflows.search_attributes import publish, show
 
 
-# The closing report's working days follow China's calendar (holidays, 调休), counted in an activity.
-CLOSING_REPORT_ON_CHINA_CALENDAR = "closing-report-china-calendar"
-# Records and notifications are short database writes, run as local activities (workflows/gateway.py),
-# and a timeline entry is written with the notifications it causes, in one.
-LOCAL_RECORDS = "incident-local-records"
 
 
 class Notice(NamedTuple):

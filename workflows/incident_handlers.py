@@ -12,19 +12,11 @@ from collections.abc import Awaitable, Callable
 
 from temporalio import workflow
 
+from workflows.patches import RESPONSE_TIMES_CHECKED
+
 with workflow.unsafe.imports_passed_through():
     from activities.incident import IncidentActivities
-    from activities.incident_messages import (
-        IncidentEventKind,
-        IncidentReport,
-        RecordCustody,
-        RecordForensics,
-        RegisterEvidence,
-    )
-    from domain.errors import DomainRuleError
-    from domain.incident import ForensicsReport, check_happened, check_response_time
-    from workflows.gateway import ActivityGateway
-    from workflows.incident_messages import (
+    from contracts.incident import (
         CustodyReceipt,
         CustodyTransfer,
         DispatchAcknowledgement,
@@ -41,12 +33,18 @@ with workflow.unsafe.imports_passed_through():
         ReportKind,
         VendorProgress,
     )
+    from contracts.incident_activities import (
+        IncidentEventKind,
+        IncidentReport,
+        RecordCustody,
+        RecordForensics,
+        RegisterEvidence,
+    )
+    from domain.errors import DomainRuleError
+    from domain.incident import ForensicsReport, check_happened, check_response_time
+    from workflows.gateway import ActivityGateway
     from workflows.search_attributes import show
 
-# Progress dated ahead of the workflow's clock, or before discovery, is dropped. The recorded
-# incident_ransomware*.json histories carry progress sent ahead of the clock by their test: they keep
-# replaying through the branch that takes it as it comes.
-RESPONSE_TIMES_CHECKED = "response-times-checked"
 
 
 class IncidentResponseHandlers:

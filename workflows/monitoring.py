@@ -15,33 +15,14 @@ from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
+from workflows.patches import ESCALATION_OPENS_INCIDENT
+
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import (
-        Escalation,
-        FindingChanged,
-        FindingIntake,
-        ReceivedBatch,
-        RecordFindingBatches,
-        RecordFindings,
-        ReceivedFinding,
-        ResolveFinding,
-        SweepRemediation,
-        VerifyFix,
-    )
-    from activities.incident_messages import IncidentReport
-    from activities.messages import Party
     from activities.policy import PolicyActivities
-    from domain.incident import IncidentCategory, IncidentGrade
-    from workflows.incident import IncidentWorkflow
-    from workflows.incident_messages import IncidentWorkflowInput, incident_id_for, incident_workflow_id
-    from domain.boundaries import not_in_future
-    from domain.findings import FindingSummary
-    from domain.rating import in_cover_score
-    from domain.rules import PolicyRules
-    from workflows import search_attributes
-    from workflows.gateway import ActivityGateway, Refused
-    from workflows.search_attributes import publish
-    from workflows.messages import (
+    from contracts.incident import IncidentWorkflowInput, incident_id_for, incident_workflow_id
+    from contracts.incident_activities import IncidentReport
+    from contracts.parties import Party
+    from contracts.policy import (
         FindingResolutionReceipt,
         FindingResolutionRequest,
         FixVerification,
@@ -49,6 +30,27 @@ with workflow.unsafe.imports_passed_through():
         PolicyState,
         StoredFindings,
     )
+    from contracts.policy_activities import (
+        Escalation,
+        FindingChanged,
+        FindingIntake,
+        ReceivedBatch,
+        ReceivedFinding,
+        RecordFindingBatches,
+        RecordFindings,
+        ResolveFinding,
+        SweepRemediation,
+        VerifyFix,
+    )
+    from domain.boundaries import not_in_future
+    from domain.findings import FindingSummary
+    from domain.incident import IncidentCategory, IncidentGrade
+    from domain.rating import in_cover_score
+    from domain.rules import PolicyRules
+    from workflows import search_attributes
+    from workflows.gateway import ActivityGateway, Refused
+    from workflows.incident import IncidentWorkflow
+    from workflows.search_attributes import publish
 
 # Findings written per database round trip; a batch this size stays well under payload limits.
 WRITE_BATCH = 1_000
@@ -202,7 +204,7 @@ class TermMonitoring:
             await self.gateway.notify(
                 "active_compromise", party, escalation.vendor_event_id, vendor_event_id=escalation.vendor_event_id
             )
-        if workflow.patched("escalation-opens-incident"):
+        if workflow.patched(ESCALATION_OPENS_INCIDENT):
             await self._open_incident(escalation)
 
     async def _open_incident(self, escalation: Escalation) -> None:

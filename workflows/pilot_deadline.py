@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
+
+from domain.boundaries import Instant
+from workflows.patches import ONE_NOTIFICATION_PATH
 
 with workflow.unsafe.imports_passed_through():
     from activities.pilot import PilotActivities, PilotNotice, RecordPilotDeadline, pilot_notification
     from activities.policy import PolicyActivities
     from domain.pilot import DEFAULT_REMINDER_DAYS, PilotDeadline, reminder_dates
     from domain.policy import CHINA_STANDARD_TIME
-    from workflows.gateway import ONE_NOTIFICATION_PATH, ActivityGateway, condition_or_deadline
+    from workflows.gateway import ActivityGateway, condition_or_deadline
     from workflows.search_attributes import show
 
 # A report not filed this long after its due day is left to the operators; the workflow ends.

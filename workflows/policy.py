@@ -13,28 +13,24 @@ from typing import Callable
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import (
-        BindPolicy,
-        Party,
-        RecordApplication,
-        RecordPolicyPhase,
-    )
     from activities.policy import PolicyActivities
-    from domain.policy import PolicyPhase, add_months
-    from domain.rating import TermHistory
-    from workflows.gateway import ActivityGateway, Refused, condition_or_deadline
-    from workflows.messages import (
+    from contracts.parties import Party
+    from contracts.policy import (
         PolicyOutcome,
         PolicyState,
         PolicyStatus,
         PolicyWorkflowInput,
         UnderwritingCase,
     )
+    from contracts.policy_activities import BindPolicy, RecordApplication, RecordPolicyPhase
+    from domain.policy import PolicyPhase, add_months
+    from domain.rating import TermHistory
+    from workflows import search_attributes
     from workflows.claims_ledger import ClaimsLedger
     from workflows.contract_changes import ContractChanges
-    from workflows.monitoring import WRITE_BATCH, TermMonitoring
-    from workflows import search_attributes
+    from workflows.gateway import ActivityGateway, Refused, condition_or_deadline
     from workflows.in_cover_handlers import InCoverHandlers
+    from workflows.monitoring import WRITE_BATCH, TermMonitoring
     from workflows.precover_handlers import PreCoverHandlers
     from workflows.search_attributes import publish, show
     from workflows.underwriting import TermUnderwriting

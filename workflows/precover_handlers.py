@@ -11,8 +11,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.gateway import Refused
-    from workflows.messages import (
+    from contracts.policy import (
         AssessmentReceipt,
         AssessmentSubmission,
         PolicyState,
@@ -24,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         UnderwriterDecisionReceipt,
         UnderwritingCase,
     )
+    from workflows.gateway import Refused
     from workflows.underwriting import (
         check_acceptance,
         check_assessment,

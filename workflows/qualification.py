@@ -13,11 +13,20 @@ from datetime import timedelta
 
 from temporalio import workflow
 
+from workflows.patches import ONE_NOTIFICATION_PATH
+
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import Party
     from activities.policy import PolicyActivities
     from activities.qualification import QualificationActivities, qualification_notification
-    from activities.qualification_messages import (
+    from activities.working_calendar import CalendarActivities, WorkingDeadlineRequest
+    from contracts.parties import Party
+    from contracts.qualification import (
+        ContactDue,
+        QualificationState,
+        QualificationStatus,
+        QualificationWorkflowInput,
+    )
+    from contracts.qualification_activities import (
         IssueIntentForm,
         QualificationEventKind,
         QualificationNotice,
@@ -25,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
         RecordQualification,
         RecordQualificationEvent,
     )
-    from activities.working_calendar import CalendarActivities, WorkingDeadlineRequest
     from domain.incident import add_working_days
     from domain.qualification import (
         ProofPath,
@@ -34,14 +42,8 @@ with workflow.unsafe.imports_passed_through():
         renewal_reminders,
     )
     from workflows import search_attributes
-    from workflows.gateway import ONE_NOTIFICATION_PATH, ActivityGateway, Refused, condition_or_deadline
+    from workflows.gateway import ActivityGateway, Refused, condition_or_deadline
     from workflows.qualification_handlers import PROOF_PHASES, QualificationHandlers
-    from workflows.qualification_messages import (
-        ContactDue,
-        QualificationState,
-        QualificationStatus,
-        QualificationWorkflowInput,
-    )
     from workflows.search_attributes import show
 
 WAITING = {

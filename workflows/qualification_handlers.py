@@ -13,19 +13,9 @@ from collections.abc import Awaitable, Callable
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import Party
     from activities.qualification import QualificationActivities
-    from activities.qualification_messages import CheckPolicyProofs, QualificationEventKind, RecordCertificate
-    from domain.qualification import (
-        ProofPath,
-        QualificationApplication,
-        QualificationPhase,
-        QualificationRules,
-        Verification,
-        verify_mlps_certificate,
-    )
-    from workflows.gateway import ActivityGateway
-    from workflows.qualification_messages import (
+    from contracts.parties import Party
+    from contracts.qualification import (
         CertificateSubmission,
         InsurerContact,
         PlatformContact,
@@ -36,6 +26,20 @@ with workflow.unsafe.imports_passed_through():
         QualificationWorkflowInput,
         Withdrawal,
     )
+    from contracts.qualification_activities import (
+        CheckPolicyProofs,
+        QualificationEventKind,
+        RecordCertificate,
+    )
+    from domain.qualification import (
+        ProofPath,
+        QualificationApplication,
+        QualificationPhase,
+        QualificationRules,
+        Verification,
+        verify_mlps_certificate,
+    )
+    from workflows.gateway import ActivityGateway
 
 PROOF_PHASES = (QualificationPhase.AWAITING_PROOFS, QualificationPhase.QUALIFIED, QualificationPhase.SUSPENDED)
 

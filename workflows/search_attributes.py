@@ -10,6 +10,8 @@ from __future__ import annotations
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey, SearchAttributePair
 
+from workflows.patches import OPERATOR_SEARCH_ATTRIBUTES
+
 POLICY_ID = SearchAttributeKey.for_keyword("CyberinsPolicyId")
 POLICY_PHASE = SearchAttributeKey.for_keyword("CyberinsPolicyPhase")
 INDUSTRY = SearchAttributeKey.for_keyword("CyberinsIndustry")
@@ -32,7 +34,7 @@ def type_name(key: SearchAttributeKey) -> str:
 
 def publish(*pairs: SearchAttributePair) -> None:
     """Upsert from workflow code. Histories recorded before search attributes existed replay without."""
-    if workflow.patched("operator-search-attributes"):
+    if workflow.patched(OPERATOR_SEARCH_ATTRIBUTES):
         workflow.upsert_search_attributes(list(pairs))
 
 

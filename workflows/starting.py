@@ -11,26 +11,26 @@ from datetime import UTC, datetime
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 
-from activities.incident_messages import IncidentReport
-from workflows.claim_messages import ClaimStatus, ClaimWorkflowInput, claim_workflow_id
-from workflows.incident_messages import (
+from contracts.claim import ClaimStatus, ClaimWorkflowInput, claim_workflow_id
+from contracts.incident import (
     IncidentRules,
     IncidentStatus,
     IncidentWorkflowInput,
     incident_id_for,
     incident_workflow_id,
 )
-from domain.incident import check_discovery
-from domain.pilot import PilotDeadline
-from domain.qualification import QualificationApplication, QualificationRules
-from workflows.messages import PolicyOutcome, PolicyWorkflowInput, policy_workflow_id
-from workflows.pilot_deadline import PilotDeadlineInput, PilotDeadlineStatus, pilot_deadline_workflow_id
-from workflows.qualification_messages import (
+from contracts.incident_activities import IncidentReport
+from contracts.policy import PolicyOutcome, PolicyWorkflowInput, policy_workflow_id
+from contracts.qualification import (
     QualificationStatus,
     QualificationWorkflowInput,
     qualification_id_for,
     qualification_workflow_id,
 )
+from domain.incident import check_discovery
+from domain.pilot import PilotDeadline
+from domain.qualification import QualificationApplication, QualificationRules
+from workflows.pilot_deadline import PilotDeadlineInput, PilotDeadlineStatus, pilot_deadline_workflow_id
 
 
 async def start_policy(client: Client, task_queue: str, workflow_input: PolicyWorkflowInput) -> WorkflowHandle:

@@ -16,8 +16,17 @@ from pydantic import ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import (
-        Party,
+    from activities.failures import describe_validation_error
+    from activities.policy import PolicyActivities
+    from contracts.parties import Party
+    from contracts.policy import (
+        AssessmentSubmission,
+        PrebindRemediationVerified,
+        QuoteAcceptance,
+        UnderwriterDecision,
+        UnderwritingCase,
+    )
+    from contracts.policy_activities import (
         QuoteStatus,
         RecordAssessment,
         RecordQuote,
@@ -25,8 +34,6 @@ with workflow.unsafe.imports_passed_through():
         RecordUnderwriting,
         UnderwritingStage,
     )
-    from activities.failures import describe_validation_error
-    from activities.policy import PolicyActivities
     from domain.application import PolicyApplication
     from domain.errors import DomainRuleError
     from domain.money import Money
@@ -34,13 +41,6 @@ with workflow.unsafe.imports_passed_through():
     from domain.rating import Decision, TermHistory, UnderwritingResult, underwrite
     from domain.rules import AssessmentTimeoutAction, PolicyRules
     from workflows.gateway import ActivityGateway, Refused, condition_or_deadline
-    from workflows.messages import (
-        AssessmentSubmission,
-        PrebindRemediationVerified,
-        QuoteAcceptance,
-        UnderwriterDecision,
-        UnderwritingCase,
-    )
 
 
 class TermUnderwriting:

@@ -12,10 +12,7 @@ from api.context import Call, InsuredCall, InsurerCall, ObjectKind, PartyKind, R
 from api.problems import Problem, describe_errors
 from api.routes.common import After, ClaimIdPath, HistoryLimit, Limit, history_of, new_object_id, page_of
 from api.schemas import ClaimRequest, Created, History, PageOfIds
-from domain.claim import ClaimantKind
-from domain.loss_statement import LossStatement
-from storage.unit_of_work import UnitOfWork
-from workflows.claim_messages import (
+from contracts.claim import (
     Approval,
     ClaimClosure,
     ClaimStatus,
@@ -27,6 +24,9 @@ from workflows.claim_messages import (
     OfferAnswer,
     claim_workflow_id,
 )
+from domain.claim import ClaimantKind
+from domain.loss_statement import LossStatement
+from storage.unit_of_work import UnitOfWork
 from workflows.starting import start_claim
 
 router = APIRouter(prefix="/v1", tags=["claims"])

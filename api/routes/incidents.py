@@ -5,17 +5,21 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
-from activities.incident_messages import IncidentReport
-from activities.messages import Party
 from api import temporal_calls
-from api.context import Call, InsuredCall, InsurerCall, ObjectKind, PartyKind, Reader, ReporterCall, VendorCall
+from api.context import (
+    Call,
+    InsuredCall,
+    InsurerCall,
+    ObjectKind,
+    PartyKind,
+    Reader,
+    ReporterCall,
+    VendorCall,
+)
 from api.problems import Problem, not_found
 from api.routes.common import After, HistoryLimit, IncidentIdPath, Limit, history_of, page_of
 from api.schemas import Accepted, Created, History, IncidentReportBody, PageOfIds, ProgressBody
-from domain.errors import DomainRuleError
-from domain.incident import Evidence, ForensicsReport
-from storage.unit_of_work import UnitOfWork
-from workflows.incident_messages import (
+from contracts.incident import (
     CustodyReceipt,
     DispatchAcknowledgement,
     EvidenceSubmission,
@@ -26,6 +30,11 @@ from workflows.incident_messages import (
     incident_id_for,
     incident_workflow_id,
 )
+from contracts.incident_activities import IncidentReport
+from contracts.parties import Party
+from domain.errors import DomainRuleError
+from domain.incident import Evidence, ForensicsReport
+from storage.unit_of_work import UnitOfWork
 from workflows.starting import report_incident
 
 router = APIRouter(prefix="/v1", tags=["incidents"])

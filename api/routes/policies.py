@@ -10,7 +10,6 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from activities.claim_messages import LedgerPosition
 from api import temporal_calls
 from api.context import (
     Call,
@@ -48,11 +47,8 @@ from api.schemas import (
     PolicyFinding,
     PrebindRemediationBody,
 )
-from domain.assessment import AssessmentReport
-from domain.policy import CancellingParty
-from storage.repositories.finding_batches import IncomingBatch
-from storage.unit_of_work import UnitOfWork
-from workflows.messages import (
+from contracts.claim_activities import LedgerPosition
+from contracts.policy import (
     AssessmentReceipt,
     AssessmentSubmission,
     CancellationReceipt,
@@ -72,6 +68,10 @@ from workflows.messages import (
     UnderwriterDecisionReceipt,
     policy_workflow_id,
 )
+from domain.assessment import AssessmentReport
+from domain.policy import CancellingParty
+from storage.repositories.finding_batches import IncomingBatch
+from storage.unit_of_work import UnitOfWork
 from workflows.starting import start_policy
 
 router = APIRouter(prefix="/v1", tags=["policies"])

@@ -22,10 +22,7 @@ from api.context import (
 from api.problems import Problem
 from api.routes.common import After, HistoryLimit, Limit, QualificationIdPath, history_of, page_of
 from api.schemas import Accepted, Created, History, PageOfIds, _Body
-from domain.application import UnifiedSocialCreditCode
-from domain.money import Money
-from domain.qualification import MlpsCertificate, PolicyProofs, ProofPath, QualificationApplication
-from workflows.qualification_messages import (
+from contracts.qualification import (
     CertificateSubmission,
     InsurerContact,
     PlatformContact,
@@ -36,6 +33,9 @@ from workflows.qualification_messages import (
     qualification_id_for,
     qualification_workflow_id,
 )
+from domain.application import UnifiedSocialCreditCode
+from domain.money import Money
+from domain.qualification import MlpsCertificate, PolicyProofs, ProofPath, QualificationApplication
 from workflows.starting import apply_for_qualification
 
 router = APIRouter(prefix="/v1", tags=["qualifications"])

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from activities.claim_messages import PayoutInstruction
-from activities.incident_messages import IncidentReport, RecordIncident
-from activities.messages import BindPolicy, Party, ReceivedFinding, RecordApplication, RecordFindings
+from contracts.claim_activities import PayoutInstruction
+from contracts.incident_activities import IncidentReport, RecordIncident
+from contracts.parties import Party
+from contracts.policy_activities import BindPolicy, ReceivedFinding, RecordApplication, RecordFindings
 from domain.application import PolicyApplication
 from domain.coverage import CoverageHead
 from domain.findings import MonitoringFinding, Severity

@@ -14,7 +14,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.claim import INCIDENT_RECORDING_ATTEMPTS, ClaimActivities
-from activities.claim_messages import (
+from activities.incident import IncidentActivities
+from activities.policy import PolicyActivities
+from contracts.claim_activities import (
     LoadClaimBasis,
     RecordClaim,
     RecordClaimPhase,
@@ -22,10 +24,8 @@ from activities.claim_messages import (
     RecordLossStatement,
     RecordSubrogation,
 )
-from activities.incident import IncidentActivities
-from activities.incident_messages import RecordForensics
-from activities.messages import RecordEndorsement, ResolveFinding, SweepRemediation
-from activities.policy import PolicyActivities
+from contracts.incident_activities import RecordForensics
+from contracts.policy_activities import RecordEndorsement, ResolveFinding, SweepRemediation
 from domain.claim import ClaimantKind, ClaimPhase
 from domain.coverage import CoverageHead
 from domain.findings import Resolution, Severity

@@ -24,8 +24,8 @@ from activities.failures import (
     ActivityFailures,
     permanent_failure,
 )
-from activities.messages import Notification, Party
 from activities.policy import PolicyActivities
+from contracts.parties import Notification, Party
 from domain.errors import DomainRuleError
 from storage.db import create_session_factory
 from tests.fixtures.postgres import close_client_connections

@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.messages import ReceivedBatch, RecordFindingBatches
 from activities.policy import PolicyActivities
+from contracts.policy_activities import ReceivedBatch, RecordFindingBatches
 from domain.findings import MonitoringFinding, Severity
 from domain.rules import RemediationRules
 from storage.models import FindingBatchRow, FindingRow, IncidentEscalationRow

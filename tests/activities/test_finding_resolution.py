@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
-from activities.messages import ResolveFinding, VerifyFix
 from activities.policy import PolicyActivities
+from contracts.policy_activities import ResolveFinding, VerifyFix
 from domain.findings import FindingStatus, Resolution, Severity
 from storage.models import FindingResolutionRow, FindingRow
 from tests.activities import builders

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
 from activities.incident import IncidentActivities
-from activities.incident_messages import (
+from activities.policy import PolicyActivities
+from contracts.incident_activities import (
     IncidentEventKind,
     LoadIncidentCover,
     RecordCustody,
@@ -19,8 +20,7 @@ from activities.incident_messages import (
     RecordIncidentEvent,
     RegisterEvidence,
 )
-from activities.messages import RecordCancellation
-from activities.policy import PolicyActivities
+from contracts.policy_activities import RecordCancellation
 from domain.coverage import Industry
 from domain.incident import CustodyAction, OperatorType
 from domain.money import Money

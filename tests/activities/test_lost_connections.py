@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
-from activities.messages import Notification, Party
 from activities.policy import PolicyActivities
+from contracts.parties import Notification, Party
 from storage.models import OutboxNotificationRow
 from tests.fixtures.postgres import close_client_connections
 

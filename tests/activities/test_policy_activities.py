@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.messages import BindPolicy, RecordCancellation, RecordEndorsement, RecordPolicyPhase
 from activities.policy import PolicyActivities
+from contracts.policy_activities import BindPolicy, RecordCancellation, RecordEndorsement, RecordPolicyPhase
 from domain.coverage import CoverageHead
 from domain.money import Money
 from domain.policy import CancellingParty, PolicyPhase

@@ -8,9 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.messages import (
-    Notification,
-    Party,
+from activities.policy import PolicyActivities
+from contracts.parties import Notification, Party
+from contracts.policy_activities import (
     QuoteStatus,
     RecordApplication,
     RecordAssessment,
@@ -19,7 +19,6 @@ from activities.messages import (
     RecordUnderwriting,
     UnderwritingStage,
 )
-from activities.policy import PolicyActivities
 from storage.models import (
     ApplicationRow,
     AssessmentRow,

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.messages import ResolveFinding, SweepRemediation
 from activities.policy import PolicyActivities
+from contracts.policy_activities import ResolveFinding, SweepRemediation
 from domain.findings import Resolution, Severity
 from storage.models import OutboxNotificationRow
 from tests.activities import builders

@@ -17,10 +17,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from activities.messages import Notification, Party
 from activities.notifying import emit
 from api.client import ApiClient, ApiError
 from api.context import PartyKind
+from contracts.claim import claim_workflow_id
+from contracts.incident import incident_workflow_id
+from contracts.parties import Notification, Party
+from contracts.policy import policy_workflow_id
+from contracts.qualification import qualification_workflow_id
 from domain.application import CoverageRequest
 from domain.coverage import CoverageHead
 from domain.findings import Severity
@@ -28,10 +32,6 @@ from domain.money import Money
 from domain.notifications import event_id_for
 from storage.unit_of_work import UnitOfWork
 from tests import builders
-from workflows.claim_messages import claim_workflow_id
-from workflows.incident_messages import incident_workflow_id
-from workflows.messages import policy_workflow_id
-from workflows.qualification_messages import qualification_workflow_id
 
 WAIT_SECONDS = 90  # a busy two-core machine: the worker may take a while to get to a workflow
 WORKFLOW_ID = {"policy": policy_workflow_id, "incident": incident_workflow_id, "claim": claim_workflow_id,

@@ -28,21 +28,21 @@ from typing import Any
 import httpx
 import pytest
 
-from activities.messages import Notification
-from activities.messages import Party as Recipient
 from activities.notifying import emit
 from api.app import create_app
 from api.client import ApiClient
 from api.context import ObjectKind, PartyKind
+from contracts.claim import claim_workflow_id
+from contracts.incident import incident_workflow_id
+from contracts.parties import Notification
+from contracts.parties import Party as Recipient
+from contracts.policy import policy_workflow_id
+from contracts.qualification import qualification_workflow_id
 from domain.coverage import CoverageHead
 from domain.money import Money
 from domain.notifications import event_id_for
 from storage.unit_of_work import UnitOfWork
 from tests import builders
-from workflows.claim_messages import claim_workflow_id
-from workflows.incident_messages import incident_workflow_id
-from workflows.messages import policy_workflow_id
-from workflows.qualification_messages import qualification_workflow_id
 
 INSURED, VENDOR, INSURER, PLATFORM = PartyKind.INSURED, PartyKind.VENDOR, PartyKind.INSURER, PartyKind.PLATFORM
 ANYONE = frozenset(PartyKind)

@@ -7,8 +7,8 @@ import re
 
 from sqlalchemy import text
 
+from contracts.claim import ClaimStatus, claim_workflow_id
 from tests.api.conftest import CYBERINS
-from workflows.claim_messages import ClaimStatus, claim_workflow_id
 
 
 async def test_demo_tells_the_whole_story_and_pays_once(api_stack):

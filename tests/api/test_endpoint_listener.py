@@ -7,8 +7,8 @@ import uuid
 
 from sqlalchemy import text
 
-from activities.messages import Notification, Party
 from activities.notifying import Notifier
+from contracts.parties import Notification, Party
 from storage.unit_of_work import UnitOfWork
 from tests.api.conftest import CYBERINS
 

@@ -12,10 +12,10 @@ import uuid
 
 import pytest
 
-from activities.messages import Notification, Party
 from activities.notifying import emit
 from api.client import ApiClient
 from api.context import PartyKind
+from contracts.parties import Notification, Party
 from domain.notifications import event_id_for
 from storage.unit_of_work import UnitOfWork
 

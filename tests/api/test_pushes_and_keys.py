@@ -23,8 +23,8 @@ from api.client import ApiClient
 from api.context import PartyKind
 from api.provisioning import IssuedCredentials
 from api.signatures import MAX_SIGNATURES, TOLERANCE_SECONDS, decode_secret, sign
+from contracts.policy import policy_workflow_id
 from tests import builders
-from workflows.messages import policy_workflow_id
 
 PROBLEM = "application/problem+json"
 

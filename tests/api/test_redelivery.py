@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from activities.messages import Notification, Party
 from activities.notifying import emit
 from api.client import ApiClient
 from api.context import PartyKind
 from api.server import server
+from contracts.parties import Notification, Party
 from devstack.ports import free_port
 from domain.notifications import event_id_for
 from storage.unit_of_work import UnitOfWork

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
 from activities.claim import ClaimActivities
-from activities.claim_messages import RecordClaim
 from activities.incident import IncidentActivities
-from activities.incident_messages import RegisterEvidence
-from activities.messages import ResolveFinding
 from activities.policy import PolicyActivities
+from contracts.claim_activities import RecordClaim
+from contracts.incident_activities import RegisterEvidence
+from contracts.policy_activities import ResolveFinding
 from domain.claim import ClaimantKind
 from domain.findings import Resolution, Severity
 from storage.audit import AuditEntry, ChainReport, RowsReport, verify_chain, verify_rows

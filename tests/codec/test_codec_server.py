@@ -10,8 +10,8 @@ import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
+from api.codec_server import SESSION_COOKIE, create_codec_app
 from codec.aes import AesGcmPayloadCodec
-from codec.server import SESSION_COOKIE, create_codec_app
 from tests.codec.keys import keyring
 
 TOKEN = "operator-token-for-tests"

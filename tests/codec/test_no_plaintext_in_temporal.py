@@ -1,7 +1,7 @@
 """PIPL: names, credit codes and bank accounts never reach Temporal in plaintext.
 
 A policy, its incident and a claim run on a real dev server with a worker whose client encrypts
-(built by `settings.connect_temporal`, as production builds it). The application, a signal, updates,
+(built by `temporal_connection.connect_temporal`, as production builds it). The application, a signal, updates,
 activity inputs and results, and a failure all carry marker values. Then a client without the codec
 reads what Temporal stores (every history event as bytes, the descriptions with search attributes,
 memo and summaries, the visibility listing) and finds no marker; the same history decrypted with the
@@ -22,15 +22,17 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Replayer
 
-from activities.messages import RecordApplication
 from codec.aes import AesGcmPayloadCodec
+from contracts.claim import ClaimWorkflowInput, LossItemsSubmission
+from contracts.policy import MonitoringBatch, PolicyWorkflowInput, QuoteAcceptance
+from contracts.policy_activities import RecordApplication
 from domain.claim import ClaimantKind
 from domain.coverage import CoverageHead
 from domain.findings import Severity
 from domain.loss import LossItem
 from domain.money import Money
 from domain.rules import PolicyRules
-from settings import connect_temporal
+from temporal_connection import connect_temporal
 from tests.builders import application, assessment, monitoring_finding, organisation, uscc
 from tests.codec.keys import encrypting_settings, keyring
 from tests.workflows.post_cover import incident_report
@@ -38,9 +40,7 @@ from tests.workflows.support import bind, eventually
 from worker import WORKFLOWS, activities_for, build_worker
 from workflows import starting
 from workflows.claim import ClaimWorkflow
-from workflows.claim_messages import ClaimWorkflowInput, LossItemsSubmission
 from workflows.incident import IncidentWorkflow
-from workflows.messages import MonitoringBatch, PolicyWorkflowInput, QuoteAcceptance
 from workflows.policy import PolicyWorkflow
 
 MARKER_NAME = "MARKER-NAME-7f3a"

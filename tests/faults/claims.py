@@ -23,6 +23,8 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from contracts.claim import Approval, ClaimStatus, LossItemsSubmission, OfferAnswer
+from contracts.policy import AssessmentSubmission, QuoteAcceptance, policy_workflow_id
 from domain.application import CoverageRequest
 from domain.claim import ClaimRules
 from domain.coverage import CoverageHead
@@ -33,8 +35,6 @@ from tests.builders import application, assessment
 from tests.workflows.post_cover import incident_report, report_incident, start_claim
 from tests.workflows.support import start_policy
 from workflows.claim import ClaimWorkflow
-from workflows.claim_messages import Approval, ClaimStatus, LossItemsSubmission, OfferAnswer
-from workflows.messages import AssessmentSubmission, QuoteAcceptance, policy_workflow_id
 from workflows.policy import PolicyWorkflow
 
 T = TypeVar("T")

@@ -6,9 +6,9 @@ from collections import Counter
 
 from sqlalchemy import text
 
+from contracts.claim import ClaimStatus
 from tests.faults.claims import OfferedClaim, each
 from tests.faults.processes import Bank
-from workflows.claim_messages import ClaimStatus
 
 
 async def payout_rows(session_factory) -> dict[str, tuple[str, int]]:

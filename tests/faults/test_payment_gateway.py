@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.claim import ClaimActivities
-from activities.claim_messages import PayoutInstruction
+from contracts.claim_activities import PayoutInstruction
 from devstack.ports import free_port
 from domain.money import Money
 from payments.gateway import (

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from contracts.policy import AssessmentSubmission
 from domain.application import CoverageRequest
 from domain.coverage import CoverageHead
 from domain.money import Money
@@ -23,7 +24,6 @@ from tests.builders import application, assessment, risky_assessment
 from tests.workflows.post_cover import incident_report, report_incident, start_claim
 from tests.workflows.support import bind, eventually, running_worker, start_policy
 from workflows.incident import IncidentWorkflow
-from workflows.messages import AssessmentSubmission
 from workflows.policy import PolicyWorkflow
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from contracts.policy import FindingResolutionRequest, FixVerification, MonitoringBatch
 from domain.coverage import Industry
 from domain.findings import Resolution, Severity
 from domain.incident import IncidentCategory, IncidentGrade
@@ -25,7 +26,6 @@ from tests.workflows.post_cover import incident_report, report_incident
 from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy
 from tests.workflows.test_ransomware_claim import ransomware_story
 from workflows.incident import IncidentWorkflow
-from workflows.messages import FindingResolutionRequest, FixVerification, MonitoringBatch
 from workflows.policy import PolicyWorkflow
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 from rich.console import Console
 
 from cli.status_view import status_table
+from contracts.qualification import ContactDue, QualificationStatus
 from domain.qualification import ProofPath, ProofProblem, QualificationPhase
-from workflows.qualification_messages import ContactDue, QualificationStatus
 
 CST = timezone(timedelta(hours=8))
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from activities.messages import Notification, Party
+from contracts.parties import Notification, Party
 from devstack.webhook_receiver import WebhookReceiver
 from storage.models import DeliveryAttemptRow, DeliveryRow, PartyEventRow
 from tests.faults.processes import BIN, Process, start, worker_env

@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import select, text
 
-from activities.messages import Notification, Party
 from activities.notifying import Notifier
 from api.provisioning import new_webhook_secret
+from contracts.parties import Notification, Party
 from settings import Settings
 from storage.models import DeliveryRow, EmailRecipientRow, EndpointSecretRow, WebhookEndpointRow
 from storage.unit_of_work import UnitOfWork

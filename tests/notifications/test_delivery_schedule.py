@@ -16,7 +16,7 @@ from datetime import timedelta
 from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.client import WorkflowExecutionStatus
 
-from activities.delivery_messages import DeliveryReport
+from contracts.delivery import DeliveryReport
 from domain.notifications import retry_schedule
 from mail.sink import stored_messages
 from settings import Settings

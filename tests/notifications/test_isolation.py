@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from activities.messages import Notification, Party
+from contracts.parties import Notification, Party
 from devstack.webhook_receiver import WebhookReceiver
 from mail.sink import stored_messages
 from storage.models import PartyEventRow

@@ -66,10 +66,10 @@ async def _two(rows):
 async def test_the_intent_form_reaches_the_insurer_and_the_qualifications_timeline(
     time_skipping_env, session_factory, task_queue
 ):
+    from contracts.qualification import PlatformContact, PlatformDecision
     from storage.models import QualificationEventRow
     from tests.workflows.test_qualification import INSURER, application, until_status
     from workflows.qualification import QualificationWorkflow
-    from workflows.qualification_messages import PlatformContact, PlatformDecision
     from workflows.starting import apply_for_qualification
 
     env = time_skipping_env

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from contracts.claim import ConditionsUpdate
 from domain.claim import ClaimPhase, ClaimRules, approvals_required
 from domain.coverage import CoverageHead
 from domain.errors import DomainRuleError
@@ -16,7 +17,6 @@ from domain.loss import LossConditions, LossItem, LossStatement, determine_loss
 from domain.loss_statement import LimitsUsed
 from domain.money import Money
 from domain.schedule import CoverageSchedule
-from workflows.claim_messages import ConditionsUpdate
 
 REVIEWABLE = (ClaimPhase.GATHERING_LOSS, ClaimPhase.IN_REVIEW)
 

@@ -15,7 +15,9 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowHandle, WorkflowU
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities.claim_messages import LedgerPosition
+from contracts.claim import ClaimStatus
+from contracts.claim_activities import LedgerPosition
+from contracts.policy import AssessmentSubmission, QuoteAcceptance
 from domain.application import CoverageRequest
 from domain.claim import ClaimRules
 from domain.coverage import CoverageHead
@@ -26,9 +28,7 @@ from tests.builders import application, assessment
 from tests.workflows.post_cover import incident_report, report_incident, start_claim
 from tests.workflows.support import eventually, scalar, start_policy, until_notified
 from workflows.claim import ClaimWorkflow
-from workflows.claim_messages import ClaimStatus
 from workflows.incident import IncidentWorkflow
-from workflows.messages import AssessmentSubmission, QuoteAcceptance
 from workflows.policy import PolicyWorkflow
 
 ResultT = TypeVar("ResultT")

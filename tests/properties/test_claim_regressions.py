@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from contracts.claim import Approval, ClaimClosure, InterimPaymentRequest, LossItemsSubmission, OfferAnswer
 from domain.claim import ClaimPhase, ClaimRules
 from domain.coverage import CoverageHead
 from domain.loss import BusinessInterruptionLoss, LossItem
@@ -15,13 +16,6 @@ from tests.properties.claim_stage import open_claim
 from tests.workflows.post_cover import hours
 from tests.workflows.support import running_worker
 from workflows.claim import ClaimWorkflow
-from workflows.claim_messages import (
-    Approval,
-    ClaimClosure,
-    InterimPaymentRequest,
-    LossItemsSubmission,
-    OfferAnswer,
-)
 
 RESPONDER_BILL = LossItem(
     item_id="ir", head=CoverageHead.EMERGENCY_RESPONSE, amount=Money.yuan(300_000), vendor_id="panel-ir-01"

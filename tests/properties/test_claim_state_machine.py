@@ -38,15 +38,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from domain.claim import ClaimPhase, ClaimRules
-from domain.coverage import CoverageHead
-from domain.loss import BusinessInterruptionLoss, LossItem
-from domain.money import Money
-from tests.properties.claim_model import ClaimModel, Refused
-from tests.properties.claim_stage import ClaimStage, LoopBridge, Observation, Outcome, open_claim
-from tests.workflows.support import running_worker
-from workflows.claim import ClaimWorkflow
-from workflows.claim_messages import (
+from contracts.claim import (
     Approval,
     ClaimClosure,
     ConditionsUpdate,
@@ -55,6 +47,14 @@ from workflows.claim_messages import (
     LossItemsSubmission,
     OfferAnswer,
 )
+from domain.claim import ClaimPhase, ClaimRules
+from domain.coverage import CoverageHead
+from domain.loss import BusinessInterruptionLoss, LossItem
+from domain.money import Money
+from tests.properties.claim_model import ClaimModel, Refused
+from tests.properties.claim_stage import ClaimStage, LoopBridge, Observation, Outcome, open_claim
+from tests.workflows.support import running_worker
+from workflows.claim import ClaimWorkflow
 
 G, R, O, P, C = (ClaimPhase.GATHERING_LOSS, ClaimPhase.IN_REVIEW, ClaimPhase.OFFERED, ClaimPhase.PAYING,
                  ClaimPhase.CLOSED)

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.incident_messages import IncidentReport
-from activities.messages import Party
+from contracts.claim import ClaimWorkflowInput, claim_workflow_id
+from contracts.incident import IncidentRules, IncidentWorkflowInput, incident_id_for, incident_workflow_id
+from contracts.incident_activities import IncidentReport
+from contracts.parties import Party
 from domain.claim import ClaimantKind, ClaimRules
 from domain.incident import IncidentCategory, IncidentGrade
 from workflows.claim import ClaimWorkflow
-from workflows.claim_messages import ClaimWorkflowInput, claim_workflow_id
 from workflows.incident import IncidentWorkflow
-from workflows.incident_messages import IncidentRules, IncidentWorkflowInput, incident_id_for, incident_workflow_id
 
 
 def incident_report(

@@ -10,17 +10,17 @@ from typing import Callable
 from sqlalchemy import text
 from temporalio.client import Client, WorkflowHandle
 
-from domain.application import PolicyApplication
-from domain.rules import PolicyRules
-from tests.builders import application
-from worker import build_worker
-from workflows.messages import (
+from contracts.policy import (
     AssessmentSubmission,
     PolicyStatus,
     PolicyWorkflowInput,
     QuoteAcceptance,
     policy_workflow_id,
 )
+from domain.application import PolicyApplication
+from domain.rules import PolicyRules
+from tests.builders import application
+from worker import build_worker
 from workflows.policy import PolicyWorkflow
 
 

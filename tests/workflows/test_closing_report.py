@@ -3,9 +3,15 @@ calendar (end of the fifth working day, Beijing time), and is marked overdue aft
 
 from __future__ import annotations
 
-
-from activities.incident_messages import IncidentEventKind
 from calendars.china import published_calendar
+from contracts.incident import (
+    DispatchAcknowledgement,
+    ProgressKind,
+    RegulatoryFiling,
+    ReportKind,
+    VendorProgress,
+)
+from contracts.incident_activities import IncidentEventKind
 from domain.incident import IncidentGrade
 from domain.policy import CHINA_STANDARD_TIME
 from domain.working_calendar import business_deadline
@@ -13,13 +19,6 @@ from tests.workflows.post_cover import hours
 from tests.workflows.support import eventually, running_worker, scalar
 from tests.workflows.test_post_cover_scenarios import covered_incident, incident_status
 from workflows.incident import IncidentWorkflow
-from workflows.incident_messages import (
-    DispatchAcknowledgement,
-    ProgressKind,
-    RegulatoryFiling,
-    ReportKind,
-    VendorProgress,
-)
 
 
 async def test_the_closing_report_falls_due_on_the_working_calendar_and_goes_overdue(

@@ -5,20 +5,28 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from domain.coverage import CoverageHead
-from domain.findings import FindingStatus, Resolution, Severity
-from domain.money import Money
-from domain.policy import CancellingParty
-from workflows.messages import (
+from contracts.policy import (
     CancellationRequest,
     EndorsementRequest,
     FindingResolutionRequest,
     FixVerification,
     MonitoringBatch,
 )
-from workflows.policy import PolicyWorkflow
+from domain.coverage import CoverageHead
+from domain.findings import FindingStatus, Resolution, Severity
+from domain.money import Money
+from domain.policy import CancellingParty
 from tests.builders import assessment, monitoring_finding
-from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy, status, until_notified
+from tests.workflows.support import (
+    bind,
+    eventually,
+    running_worker,
+    scalar,
+    start_policy,
+    status,
+    until_notified,
+)
+from workflows.policy import PolicyWorkflow
 
 
 def policy_id_of(handle) -> str:

@@ -3,9 +3,9 @@
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from contracts.policy import MonitoringBatch
 from tests.builders import assessment, monitoring_finding
 from tests.workflows.support import bind, eventually, running_worker, start_policy, status
-from workflows.messages import MonitoringBatch
 from workflows.policy import PolicyWorkflow
 
 

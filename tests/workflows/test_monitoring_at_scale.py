@@ -8,12 +8,12 @@ continue-as-new while signals arrive), which is why one signal may carry thousan
 
 import asyncio
 
+from contracts.policy import MonitoringBatch
 from domain.findings import Severity
-from workflows.messages import MonitoringBatch
-from workflows.policy import SIGNALS_PER_RUN, PolicyWorkflow
 from tests.builders import assessment, monitoring_finding
 from tests.scale import sized
 from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy
+from workflows.policy import SIGNALS_PER_RUN, PolicyWorkflow
 
 SIGNALS = sized(6_000, 20_000)
 BURST = 1_000

@@ -21,15 +21,18 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpda
 from temporalio.exceptions import ApplicationError
 
 from activities.claim import ClaimActivities
-from activities.claim_messages import PayoutInstruction, PayoutReceipt, RecordLossItems
-from activities.messages import (
+from activities.policy import PolicyActivities
+from contracts.claim import Approval, LossItemsSubmission, OfferAnswer
+from contracts.claim_activities import PayoutInstruction, PayoutReceipt, RecordLossItems
+from contracts.incident import DispatchAcknowledgement, incident_id_for, incident_workflow_id
+from contracts.policy import AssessmentSubmission, FindingResolutionRequest, MonitoringBatch
+from contracts.policy_activities import (
     FindingChanged,
     FindingIntake,
     RecordAssessment,
     RecordFindings,
     ResolveFinding,
 )
-from activities.policy import PolicyActivities
 from domain.claim import ClaimRules
 from domain.findings import Resolution
 from domain.incident import IncidentGrade
@@ -42,11 +45,8 @@ from tests.workflows.support import bind, eventually, start_policy
 from tests.workflows.test_post_cover_scenarios import covered_incident, incident_status
 from worker import activities_for, build_worker
 from workflows.claim import ClaimWorkflow
-from workflows.claim_messages import Approval, LossItemsSubmission, OfferAnswer
 from workflows.gateway import NOT_DONE_IN_TIME, REQUEST_WAIT
 from workflows.incident import IncidentWorkflow
-from workflows.incident_messages import DispatchAcknowledgement, incident_id_for, incident_workflow_id
-from workflows.messages import AssessmentSubmission, FindingResolutionRequest, MonitoringBatch
 from workflows.policy import PolicyWorkflow
 
 PROMPTLY = 15  # seconds: a refusal or an answer, not a wait on retries

@@ -5,11 +5,19 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from contracts.policy import AssessmentSubmission, MonitoringBatch, QuoteAcceptance
 from domain.findings import Severity
-from workflows.messages import AssessmentSubmission, MonitoringBatch, QuoteAcceptance
-from workflows.policy import PolicyWorkflow
 from tests.builders import assessment, monitoring_finding
-from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy, status, until_notified
+from tests.workflows.support import (
+    bind,
+    eventually,
+    running_worker,
+    scalar,
+    start_policy,
+    status,
+    until_notified,
+)
+from workflows.policy import PolicyWorkflow
 
 DAY = timedelta(days=1)
 

@@ -6,6 +6,9 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from contracts.claim import Approval, ClaimClosure, ConditionsUpdate, Denial, LossItemsSubmission, OfferAnswer
+from contracts.incident import DispatchAcknowledgement, RegulatoryFiling, ReportKind
+from contracts.policy import CancellationRequest
 from domain.application import CoverageRequest, InformationSystem
 from domain.claim import ClaimantKind, ClaimRules
 from domain.coverage import CoverageHead, Industry
@@ -14,15 +17,12 @@ from domain.loss import LossItem
 from domain.loss_statement import Exclusion
 from domain.money import Money
 from domain.policy import CancellingParty
-from workflows.claim import ClaimWorkflow
-from workflows.claim_messages import Approval, ClaimClosure, ConditionsUpdate, Denial, LossItemsSubmission, OfferAnswer
-from workflows.incident import IncidentWorkflow
-from workflows.incident_messages import DispatchAcknowledgement, RegulatoryFiling, ReportKind
-from workflows.messages import CancellationRequest
-from workflows.policy import PolicyWorkflow
 from tests.builders import application, assessment, organisation
 from tests.workflows.post_cover import hours, incident_report, report_incident, start_claim
 from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy, until_notified
+from workflows.claim import ClaimWorkflow
+from workflows.incident import IncidentWorkflow
+from workflows.policy import PolicyWorkflow
 
 DAY = timedelta(days=1)
 
@@ -287,8 +287,8 @@ async def test_a_claim_on_a_policy_not_in_force_is_rejected(time_skipping_env, s
 
 
 async def test_interim_emergency_payment_then_settlement_and_subrogation(time_skipping_env, session_factory, task_queue):
+    from contracts.claim import InterimPaymentRequest, SubrogationRequest
     from domain.application import CoverageRequest as Request
-    from workflows.claim_messages import InterimPaymentRequest, SubrogationRequest
 
     app = application(coverages=[
         Request(head=CoverageHead.EMERGENCY_RESPONSE, limit=Money.yuan(1_000_000)),

@@ -12,6 +12,16 @@ from sqlalchemy import text
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
 from calendars.china import published_calendar
+from contracts.policy import CancellationRequest
+from contracts.qualification import (
+    CertificateSubmission,
+    InsurerContact,
+    PlatformContact,
+    PlatformDecision,
+    PolicyProofSubmission,
+    QualificationStatus,
+    Withdrawal,
+)
 from domain.policy import CancellingParty, local_date
 from domain.qualification import (
     Document,
@@ -25,18 +35,8 @@ from domain.qualification import (
 from domain.working_calendar import business_deadline
 from tests.builders import VALID_USCC, assessment
 from tests.workflows.support import bind, running_worker, start_policy
-from workflows.messages import CancellationRequest
 from workflows.policy import PolicyWorkflow
 from workflows.qualification import QualificationWorkflow
-from workflows.qualification_messages import (
-    CertificateSubmission,
-    InsurerContact,
-    PlatformContact,
-    PlatformDecision,
-    PolicyProofSubmission,
-    QualificationStatus,
-    Withdrawal,
-)
 from workflows.starting import apply_for_qualification
 
 INSURER = "ins-pingan-sz"

@@ -3,16 +3,8 @@
 import hashlib
 from datetime import timedelta
 
-from domain.coverage import CoverageHead
-from domain.incident import Evidence, ForensicsReport, OutageWindow
-from domain.loss import BusinessInterruptionLoss, LossItem
-from domain.money import Money
-from domain.rules import PolicyRules, ProductRules
-from domain.schedule import BusinessInterruptionRule
-from workflows.claim import ClaimWorkflow
-from workflows.claim_messages import Approval, ConditionsUpdate, LossItemsSubmission, OfferAnswer
-from workflows.incident import IncidentWorkflow
-from workflows.incident_messages import (
+from contracts.claim import Approval, ConditionsUpdate, LossItemsSubmission, OfferAnswer
+from contracts.incident import (
     DispatchAcknowledgement,
     EvidenceSubmission,
     IncidentClosure,
@@ -21,11 +13,19 @@ from workflows.incident_messages import (
     ReportKind,
     VendorProgress,
 )
-from workflows.policy import PolicyWorkflow
+from contracts.queues import WorkQueue
+from domain.coverage import CoverageHead
+from domain.incident import Evidence, ForensicsReport, OutageWindow
+from domain.loss import BusinessInterruptionLoss, LossItem
+from domain.money import Money
+from domain.rules import PolicyRules, ProductRules
+from domain.schedule import BusinessInterruptionRule
 from tests.builders import assessment
 from tests.workflows.post_cover import hours, incident_report, report_incident, start_claim
 from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy
-from workflows.queues import WorkQueue
+from workflows.claim import ClaimWorkflow
+from workflows.incident import IncidentWorkflow
+from workflows.policy import PolicyWorkflow
 
 HIGHER_OF = PolicyRules(product=ProductRules(bi_rule=BusinessInterruptionRule.HIGHER_OF))
 
@@ -33,7 +33,7 @@ HIGHER_OF = PolicyRules(product=ProductRules(bi_rule=BusinessInterruptionRule.HI
 async def test_ransomware_with_business_interruption_under_higher_of(time_skipping_env, session_factory, task_queue):
     policy, incident, claim = await ransomware_story(time_skipping_env, session_factory, task_queue)
 
-    # Each activity went to the queue of its kind (workflows/queues.py): the payout to the external
+    # Each activity went to the queue of its kind (contracts/queues.py): the payout to the external
     # queue, every database write to the database queue, nothing to the workflows' own queue.
     scheduled: dict[str, set[str]] = {}
     for handle in (policy, claim):

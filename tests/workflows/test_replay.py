@@ -13,12 +13,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from domain.coverage import CoverageHead
-from domain.findings import Resolution, Severity
-from domain.money import Money
-from domain.policy import CancellingParty
-from domain.rating import Decision
-from workflows.messages import (
+from contracts.policy import (
     AssessmentSubmission,
     CancellationRequest,
     EndorsementRequest,
@@ -29,11 +24,16 @@ from workflows.messages import (
     QuoteAcceptance,
     UnderwriterDecision,
 )
+from domain.coverage import CoverageHead
+from domain.findings import Resolution, Severity
+from domain.money import Money
+from domain.policy import CancellingParty
+from domain.rating import Decision
+from tests.builders import assessment, monitoring_finding, risky_assessment, scan_finding
+from tests.workflows.support import eventually, running_worker, start_policy
 from workflows.claim import ClaimWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.policy import PolicyWorkflow
-from tests.builders import assessment, monitoring_finding, risky_assessment, scan_finding
-from tests.workflows.support import eventually, running_worker, start_policy
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -129,10 +129,10 @@ async def test_a_reopened_claim_history_replays(time_skipping_env, session_facto
     `reopen-needs-determination` marker (the claim went back to gathering); without the patch call
     it fails to replay. `claim_reopened_before_patch.json` was recorded by the code before the patch
     (back to review): a claim reopened then must go on as it started."""
+    from contracts.claim import ClaimClosure, LossItemsSubmission
     from domain.claim import ClaimRules
     from tests.properties.claim_stage import open_claim
     from tests.properties.test_claim_regressions import RESPONDER_BILL
-    from workflows.claim_messages import ClaimClosure, LossItemsSubmission
 
     async with running_worker(time_skipping_env.client, session_factory, task_queue):
         stage = await open_claim(time_skipping_env, session_factory, task_queue, notice="on_time", rules=ClaimRules())
@@ -152,13 +152,13 @@ async def test_a_reopened_claim_history_replays(time_skipping_env, session_facto
 async def test_fresh_qualification_and_pilot_deadline_histories_replay(time_skipping_env, session_factory, task_queue):
     """An MLPS-path qualification (reviewed, refused once, qualified, reminded, suspended at expiry)
     and a pilot deadline (reminded, overdue, filed late)."""
+    from contracts.qualification import CertificateSubmission, PlatformContact, PlatformDecision
     from domain.pilot import PilotDeadline, Programme, ReportKind
     from domain.policy import local_date
     from domain.qualification import MlpsCertificate, ProofPath, QualificationApplication
     from tests.builders import VALID_USCC
     from workflows.pilot_deadline import PilotDeadlineWorkflow, ReportFiled
     from workflows.qualification import QualificationWorkflow
-    from workflows.qualification_messages import CertificateSubmission, PlatformContact, PlatformDecision
     from workflows.starting import apply_for_qualification, track_pilot_deadline
 
     env = time_skipping_env

@@ -1,12 +1,13 @@
 """Findings the API stored: the policy workflow gets only their batch ids and records them once."""
 
+from contracts.policy import StoredBatch, StoredFindings
 from domain.findings import MonitoringFinding, Severity
 from storage.repositories.finding_batches import IncomingBatch
 from storage.unit_of_work import UnitOfWork
-from workflows.messages import StoredBatch, StoredFindings
-from workflows.policy import PolicyWorkflow
 from tests.builders import assessment, monitoring_finding
 from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy
+from workflows.policy import PolicyWorkflow
+
 
 async def stored(session_factory, policy_id: str, *findings: MonitoringFinding) -> StoredBatch:
     batch = IncomingBatch.of(policy_id, "vendor-a", list(findings))

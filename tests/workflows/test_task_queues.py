@@ -1,4 +1,4 @@
-"""Task queues by kind of work (workflows/queues.py): a worker serves the kinds it is given, the
+"""Task queues by kind of work (contracts/queues.py): a worker serves the kinds it is given, the
 external queue is rate-limited for all workers together, and a workflow's database activities wait
 for a worker of the database queue rather than running on the workflows' own."""
 
@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-
 from sqlalchemy import func, select
 
+from contracts.queues import WorkQueue
 from settings import Settings
 from storage.models import ApplicationRow
 from tests.faults.claims import until
 from tests.workflows.support import start_policy
 from worker import build_worker
-from workflows.queues import WorkQueue
 
 
 async def test_a_worker_serves_the_queues_it_is_given_and_limits_the_external_rate(dev_client, session_factory, task_queue):

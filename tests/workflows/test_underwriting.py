@@ -5,18 +5,26 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
-from domain.money import Money
-from domain.rating import Decision
-from domain.rules import AssessmentTimeoutAction, PolicyRules, ProcessRules
-from workflows.messages import (
+from contracts.policy import (
     AssessmentSubmission,
     PrebindRemediationVerified,
     QuoteAcceptance,
     UnderwriterDecision,
 )
-from workflows.policy import PolicyWorkflow
+from domain.money import Money
+from domain.rating import Decision
+from domain.rules import AssessmentTimeoutAction, PolicyRules, ProcessRules
 from tests.builders import application, assessment, risky_assessment, scan_finding
-from tests.workflows.support import eventually, outbox_kinds, running_worker, scalar, start_policy, status, until_notified
+from tests.workflows.support import (
+    eventually,
+    outbox_kinds,
+    running_worker,
+    scalar,
+    start_policy,
+    status,
+    until_notified,
+)
+from workflows.policy import PolicyWorkflow
 
 
 def policy_id_of(handle) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from domain.boundaries import Instant, PastInstant
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.messages import Notification, Party
+from contracts.parties import Notification, Party
+from domain.boundaries import Instant, PastInstant
 from domain.coverage import Industry
 from domain.incident import (
     CoverageCheck,

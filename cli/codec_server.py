@@ -3,27 +3,7 @@ that `cyberins --help` does not load FastAPI or cryptography."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from settings import LOCAL_HOST, Settings, get_settings
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-    from codec.aes import AesGcmPayloadCodec
-
-
-def codec_endpoint(settings: Settings) -> str:
-    """The address to give the Temporal UI and CLI: `localhost` for a local server, so that the
-    UI at http://localhost:<port> and the codec server are the same site and its cookie is sent."""
-    host = "localhost" if settings.codec_host in (LOCAL_HOST, "localhost", "0.0.0.0") else settings.codec_host
-    return f"http://{host}:{settings.codec_port}"
-
-
-def codec_app(settings: Settings, codec: AesGcmPayloadCodec, token: str) -> FastAPI:
-    from codec.server import create_codec_app
-
-    return create_codec_app(codec, token, settings.codec_origins, endpoint=codec_endpoint(settings))
+from settings import get_settings
 
 
 def codec_server() -> None:
@@ -32,6 +12,7 @@ def codec_server() -> None:
     import asyncio
     import signal
 
+    from api.codec_server import codec_app
     from api.server import serve_until
     from cli.errors import EXIT_BAD_INPUT, fail
     from cli.running import run_async

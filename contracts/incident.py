@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 
-from domain.boundaries import Instant, PastInstant
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.incident_messages import IncidentReport
+from contracts.incident_activities import IncidentReport
+from domain.boundaries import Instant, PastInstant
 from domain.incident import (
     CoverageCheck,
     CustodyAction,

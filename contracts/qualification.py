@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.boundaries import Instant
 from domain.qualification import (
     MlpsCertificate,
     PolicyProofs,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.claim_messages import ClaimBasis
+from contracts.claim_activities import ClaimBasis
 from domain.boundaries import PartyId
 from domain.claim import ClaimantKind, ClaimPhase, ClaimRules, approvals_required
 from domain.coverage import CoverageHead

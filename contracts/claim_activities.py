@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-
-from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.boundaries import Instant
 from domain.claim import ClaimantKind, ClaimPhase
 from domain.coverage import CoverageHead
 from domain.incident import CoverageCheck, ForensicsReport

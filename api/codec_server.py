@@ -32,6 +32,7 @@ from api.problems import Problem
 from api.problems import install as install_problem_handlers
 from codec.aes import AesGcmPayloadCodec, PayloadDecryptionError
 from logs import get_logger
+from settings import Settings
 
 log = get_logger(__name__)
 
@@ -190,3 +191,8 @@ def create_codec_app(
         return response
 
     return app
+
+
+def codec_app(settings: Settings, codec: AesGcmPayloadCodec, token: str) -> FastAPI:
+    """The codec server as `cyberins codec-server` and the dev stack run it."""
+    return create_codec_app(codec, token, settings.codec_origins, endpoint=settings.codec_endpoint)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-
-from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.messages import ReceivedBatch, ReceivedFinding
+from contracts.policy_activities import ReceivedBatch, ReceivedFinding
 from domain.application import PolicyApplication
 from domain.assessment import AssessmentReport
+from domain.boundaries import Instant
 from domain.coverage import CoverageHead
-from domain.ledger import TermLedger
 from domain.findings import FindingStatus, FindingSummary, MonitoringFinding, Resolution
+from domain.ledger import TermLedger
 from domain.money import Money
 from domain.policy import BoundPolicy, CancellingParty, PolicyPhase, Quote
 from domain.rating import Decision, UnderwritingResult

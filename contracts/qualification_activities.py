@@ -5,10 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from domain.boundaries import Instant
 from pydantic import BaseModel, ConfigDict, Field
 
-from activities.messages import Party
+from contracts.parties import Party
+from domain.boundaries import Instant
 from domain.qualification import (
     MlpsCertificate,
     PolicyProofs,

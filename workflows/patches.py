@@ -1,0 +1,27 @@
+"""Every patch id the workflows branch on, named once.
+
+A change to workflow code that would not replay a committed history goes behind `workflow.patched`
+with one of these ids; the comment says which histories the old branch keeps replaying. An id is
+never reused or renamed: it is recorded in the histories of the workflows that took the new branch.
+"""
+
+from __future__ import annotations
+
+# Search attributes for the operator's views; histories recorded before them replay without.
+OPERATOR_SEARCH_ATTRIBUTES = "operator-search-attributes"
+# A monitoring finding that signals active compromise opens an incident; older policy histories only notified.
+ESCALATION_OPENS_INCIDENT = "escalation-opens-incident"
+# The closing report's working days follow China's calendar (holidays, 调休), counted in an activity.
+CLOSING_REPORT_ON_CHINA_CALENDAR = "closing-report-china-calendar"
+# Records and notifications are short database writes, run as local activities (workflows/gateway.py),
+# and a timeline entry is written with the notifications it causes, in one.
+LOCAL_RECORDS = "incident-local-records"
+# Progress dated ahead of the workflow's clock, or before discovery, is dropped. The recorded
+# incident_ransomware*.json histories carry progress sent ahead of the clock by their test: they keep
+# replaying through the branch that takes it as it comes.
+RESPONSE_TIMES_CHECKED = "response-times-checked"
+# A reopened claim needs a new determination before it can be approved or paid again.
+REOPEN_NEEDS_DETERMINATION = "reopen-needs-determination"
+# The qualification and pilot workflows moved onto the one notification activity;
+# qualification_mlps_before_one_notification_path.json keeps replaying the old activities.
+ONE_NOTIFICATION_PATH = "one-notification-path"
