@@ -13,6 +13,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.lifetime import until_quiet
 from workflows.patches import REOPEN_NEEDS_DETERMINATION
 
 with workflow.unsafe.imports_passed_through():
@@ -73,7 +74,7 @@ class ClaimWorkflow(ClaimSettlement):
             )
             if not reopened:
                 break
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.gateway.in_flight == 0)
+        await until_quiet(self.gateway)
         return self.status()
 
     async def _establish_basis(self) -> None:

@@ -14,6 +14,7 @@ from typing import NamedTuple
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.lifetime import until_quiet
 from workflows.patches import CLOSING_REPORT_ON_CHINA_CALENDAR, LOCAL_RECORDS
 
 with workflow.unsafe.imports_passed_through():
@@ -86,7 +87,7 @@ class IncidentWorkflow(IncidentResponseHandlers):
         if clock.done() and clock.exception() is not None:
             raise clock.exception()  # type: ignore[misc]
         await workflow.wait_condition(lambda: self.state.phase is IncidentPhase.CLOSED)
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.gateway.in_flight == 0)
+        await until_quiet(self.gateway)
         return self.status()
 
     # -- First notice: is this incident covered, and was the insurer told in time? ------------------

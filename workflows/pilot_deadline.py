@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 
 from domain.boundaries import Instant
+from workflows.lifetime import until_quiet
 from workflows.patches import ONE_NOTIFICATION_PATH
 
 with workflow.unsafe.imports_passed_through():
@@ -86,7 +87,7 @@ class PilotDeadlineWorkflow:
             await self._notify("pilot_report_overdue", "overdue")
             await self._record()
             await condition_or_deadline(filed, due + LATE_FILING_WINDOW, summary="late filing window")
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.gateway.in_flight == 0)
+        await until_quiet(self.gateway)
         return self.status()
 
     @workflow.update

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.contract_changes import ContractChanges
     from workflows.gateway import ActivityGateway, Refused, condition_or_deadline
     from workflows.in_cover_handlers import InCoverHandlers
+    from workflows.lifetime import run_is_long, until_quiet
     from workflows.monitoring import WRITE_BATCH, TermMonitoring
     from workflows.precover_handlers import PreCoverHandlers
     from workflows.search_attributes import publish, show
@@ -89,7 +90,7 @@ class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
             await self._run_term()
         if self.state.ledgers:
             await self._claims_run_off()
-        await workflow.wait_condition(self._quiescent)
+        await until_quiet(self.gateway)
         return PolicyOutcome(
             policy_id=input.policy_id,
             phase=self.state.phase,
@@ -281,16 +282,13 @@ class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
         await self.gateway.notify(phase.value, Party.INSURER, f"{self.state.term_number}")
 
     def _history_full(self) -> bool:
-        return self.signals_this_run >= SIGNALS_PER_RUN or workflow.info().is_continue_as_new_suggested()
-
-    def _quiescent(self) -> bool:
-        return workflow.all_handlers_finished() and self.gateway.in_flight == 0
+        return run_is_long(messages_this_run=self.signals_this_run, messages_per_run=SIGNALS_PER_RUN)
 
     async def _continue_as_new(self) -> None:
         """Start a fresh history carrying the whole state; findings are written first to keep it small."""
         while True:
             await self.monitoring.write_pending()
-            await workflow.wait_condition(self._quiescent)
+            await until_quiet(self.gateway)
             if len(self.state.pending_findings) <= WRITE_BATCH and not self.state.pending_batches:
                 break
         self.state.runs += 1

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
+from workflows.lifetime import run_is_long, until_quiet
 from workflows.patches import ONE_NOTIFICATION_PATH
 
 with workflow.unsafe.imports_passed_through():
@@ -70,7 +71,7 @@ class QualificationWorkflow(QualificationHandlers):
             if await self._platform_review() and self.application.proof_path is ProofPath.CYBER_LIABILITY_POLICY:
                 await self._insurer_contact()
         await self._hold_qualification()
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.gateway.in_flight == 0)
+        await until_quiet(self.gateway)
         return self.status()
 
     # -- Applied: the platform contacts the provider within a working day, then decides -------------
@@ -176,7 +177,7 @@ class QualificationWorkflow(QualificationHandlers):
                     or workflow.info().is_continue_as_new_suggested()
                 )
             if self._time_to_roll_over():
-                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and self.gateway.in_flight == 0)
+                await until_quiet(self.gateway)
                 workflow.continue_as_new(self.input.model_copy(update={"state": self.state}))
 
     async def _watch_validity(self) -> None:
@@ -255,8 +256,7 @@ class QualificationWorkflow(QualificationHandlers):
         await self._notify("qualified", Party.PLATFORM, key=str(state.qualified_times))
 
     def _time_to_roll_over(self) -> bool:
-        info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() > self.rules.history_events_per_run
+        return run_is_long(history_events_per_run=self.rules.history_events_per_run)
 
     @workflow.query
     def status(self) -> QualificationStatus:
