@@ -14,7 +14,7 @@ dev: $(STAMP)
 
 # pytest exits 5 when it collects nothing; say so rather than leave a bare "Error 5".
 test: $(STAMP)
-	@$(BIN)/pytest -q -p no:cacheprovider; status=$$?; \
+	@$(BIN)/pytest -q -p no:cacheprovider --durations=20 --durations-min=1; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
 	exit $$status
 

@@ -32,8 +32,9 @@ from domain.money import Money
 from domain.notifications import event_id_for
 from storage.unit_of_work import UnitOfWork
 from tests import builders
+from tests.patience import patience
 
-WAIT_SECONDS = 90  # a busy two-core machine: the worker may take a while to get to a workflow
+WAIT_SECONDS = 90  # a busy two-core machine: the worker may take a while to get to a workflow (x patience)
 WORKFLOW_ID = {"policy": policy_workflow_id, "incident": incident_workflow_id, "claim": claim_workflow_id,
                "qualification": qualification_workflow_id}
 # The object a path parameter points at, by parameter, and where a route's update expects another phase.
@@ -72,7 +73,7 @@ def target_of(route: str, parameter: str) -> str | None:
 
 
 async def eventually(read: Callable[[], Awaitable[Any]], done: Callable[[Any], bool], what: str) -> Any:
-    deadline, last = time.monotonic() + WAIT_SECONDS, None
+    deadline, last = time.monotonic() + patience(WAIT_SECONDS), None
     while time.monotonic() < deadline:
         try:
             last = await read()

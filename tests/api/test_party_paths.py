@@ -15,10 +15,11 @@ from domain.application import CoverageRequest
 from domain.coverage import CoverageHead
 from domain.money import Money
 from tests.builders import application, assessment, risky_assessment
+from tests.patience import patience
 
 
 async def eventually(read, done, *, seconds: float = 30):
-    for _ in range(int(seconds / 0.2)):
+    for _ in range(int(patience(seconds) / 0.2)):
         current = await read()
         if done(current):
             return current

@@ -29,6 +29,7 @@ from devstack.ports import free_port
 from domain.notifications import event_id_for
 from storage.unit_of_work import UnitOfWork
 from tests.api.conftest import CYBERINS
+from tests.patience import patience
 
 RUN_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
@@ -126,7 +127,7 @@ async def store(api_stack, party_id: str, kind: str = "claim_offer") -> str:
 
 
 async def eventually(read, done, what: str, seconds: float = 60) -> Any:
-    deadline = asyncio.get_running_loop().time() + seconds
+    deadline = asyncio.get_running_loop().time() + patience(seconds)
     while True:
         value = await read()
         if done(value):

@@ -19,6 +19,7 @@ import pytest
 from api.client import ApiClient
 from api.context import PartyKind
 from tests import builders
+from tests.patience import patience
 
 REPO = Path(__file__).resolve().parents[2]
 FINDINGS = 12_000
@@ -42,7 +43,7 @@ def application_body(insurer_id: str, vendor_id: str) -> dict:
 
 
 async def eventually(read, done, *, seconds: float = 60):
-    deadline = asyncio.get_running_loop().time() + seconds
+    deadline = asyncio.get_running_loop().time() + patience(seconds)
     while True:
         value = await read()
         if done(value) or asyncio.get_running_loop().time() > deadline:

@@ -32,6 +32,7 @@ from domain.incident import IncidentGrade
 from domain.loss import LossItem
 from domain.money import Money
 from tests.builders import application, assessment
+from tests.patience import patience
 from tests.workflows.post_cover import incident_report, report_incident, start_claim
 from tests.workflows.support import start_policy
 from workflows.claim import ClaimWorkflow
@@ -68,7 +69,7 @@ async def until(
     probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, seconds: float, what: str
 ) -> T:
     """Poll `probe` until `check` holds on its value; RPC errors (a server restarting) count as not yet."""
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + patience(seconds)
     last: object = None
     while True:
         try:
@@ -102,7 +103,7 @@ async def update(
     """An update, sent again after a transient refusal. Its id (the workflow's and the update's name)
     makes a resend the same update: a workflow that already has it answers with its outcome."""
     update_id = f"{handle.id}:{method.__name__}"
-    deadline = time.monotonic() + seconds
+    deadline = time.monotonic() + patience(seconds)
     while True:
         try:
             started = await handle.start_update(method, *args, id=update_id, wait_for_stage=stage)

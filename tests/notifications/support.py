@@ -16,6 +16,7 @@ from contracts.parties import Notification, Party
 from settings import Settings
 from storage.models import DeliveryRow, EmailRecipientRow, EndpointSecretRow, WebhookEndpointRow
 from storage.unit_of_work import UnitOfWork
+from tests.patience import patience
 from worker import activities_for, build_worker, delivery_activities
 
 
@@ -73,7 +74,7 @@ async def deliveries(sessions, event_id: str) -> list[DeliveryRow]:
 
 async def until(check: Callable, *, seconds: float = 60, what: str = "condition"):
     """Poll an async or plain check until it is truthy; generous for a busy machine."""
-    deadline = asyncio.get_running_loop().time() + seconds
+    deadline = asyncio.get_running_loop().time() + patience(seconds)
     while True:
         value = check()
         if asyncio.iscoroutine(value):

@@ -20,6 +20,7 @@ from contracts.policy import (
 from domain.application import PolicyApplication
 from domain.rules import PolicyRules
 from tests.builders import application
+from tests.patience import patience
 from worker import build_worker
 from workflows.policy import PolicyWorkflow
 
@@ -48,7 +49,7 @@ async def status(handle: WorkflowHandle) -> PolicyStatus:
 
 async def eventually(handle: WorkflowHandle, check: Callable, *, seconds: float = 30, query=None):
     """Poll a status query (the policy's unless given) until `check` holds; fail with the last status seen."""
-    deadline = asyncio.get_running_loop().time() + seconds
+    deadline = asyncio.get_running_loop().time() + patience(seconds)
     while True:
         current = await handle.query(query or PolicyWorkflow.status)
         if check(current):
@@ -83,7 +84,7 @@ async def until_notified(
     session_factory, policy_id: str, kind: str, *, times: int = 1, seconds: float = 30
 ) -> list[str]:
     """Wait until `times` notifications of `kind` are in the outbox; returns all kinds so far."""
-    deadline = asyncio.get_running_loop().time() + seconds
+    deadline = asyncio.get_running_loop().time() + patience(seconds)
     while True:
         kinds = await outbox_kinds(session_factory, policy_id)
         if kinds.count(kind) >= times:

@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 
 from domain.pilot import PilotDeadline, Programme, ReportKind
 from domain.policy import local_date
+from tests.patience import patience
 from tests.workflows.support import running_worker, scalar
 from workflows.pilot_deadline import PilotDeadlineWorkflow, ReportFiled
 from workflows.starting import track_pilot_deadline
@@ -28,7 +29,7 @@ async def outbox(session_factory, key: str) -> list[str]:
 
 
 async def until(read, done, seconds: float = 30):
-    for _ in range(int(seconds / 0.05)):
+    for _ in range(int(patience(seconds) / 0.05)):
         value = await read()
         if done(value):
             return value
