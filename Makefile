@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Reinstall only when pyproject.toml is newer than the last install.
 STAMP := $(VENV)/.installed-from-pyproject
 
-.PHONY: dev test test-long install clean clean-state bench bench-load fuzz
+.PHONY: dev test test-long install clean clean-state bench bench-load fuzz docs-check
 
 dev: $(STAMP)
 	$(BIN)/cyberins dev
@@ -24,6 +24,11 @@ test-long: $(STAMP)
 	CYBERINS_LONG_TESTS=1 CYBERINS_FUZZ_LONG=1 $(BIN)/pytest -q -p no:cacheprovider
 
 install: $(STAMP)
+
+# The commands in README.md and docs/ run as written: those that need no server, and the README's first
+# policy against a stack of its own (tests/docs; part of `make test` too).
+docs-check: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider tests/docs
 
 # The long health fuzz (minutes; `make test` runs a short one): every kind of bad value in every body
 # field, query and path parameter of every route, more seeds, then schemathesis per party, each followed
