@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     )
     worker_queues: str = Field(
         default="workflow,database,external,delivery",
-        description="which task queues a worker polls (contracts/queues.py): any of workflow, database, external",
+        description="which task queues a worker polls (contracts/queues.py): any of workflow, database, external, delivery",
     )
     external_per_second: float = Field(
         default=20.0, gt=0, description="calls to outside parties (payouts) a second, by all workers together",

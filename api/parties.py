@@ -9,7 +9,7 @@ class PartyKind(StrEnum):
     INSURED = "insured"
     VENDOR = "vendor"
     INSURER = "insurer"
-    PLATFORM = "platform"  # an open platform's operations team (qualifications, DOMAIN.md §8)
+    PLATFORM = "platform"  # an open platform's operations team (qualifications: docs/domain.md)
 
 
 class ObjectKind(StrEnum):

@@ -8,7 +8,7 @@ API and the CLI start them); their activities go to a queue of their kind beside
     <base>-delivery   webhooks and e-mails to the parties (workflows/delivery.py): many at once,
                       each bounded by its own timeout
 
-A worker process polls all three unless CYBERINS_WORKER_QUEUES names fewer, so each kind can be
+A worker process polls all four unless CYBERINS_WORKER_QUEUES names fewer, so each kind can be
 scaled, or kept from a host, on its own. An activity scheduled on the base queue by a workflow from
 before the split is still served there. Which queue an activity goes to is decided here alone: the
 workflows schedule by it and the worker registers by it.

@@ -1,4 +1,4 @@
-"""Coverage heads, industries and revenue bands of the pilot (DOMAIN.md §3, §5)."""
+"""Coverage heads, industries and revenue bands of the pilot (docs/domain.md, "Coverage heads" and "Policy mechanics")."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class CoverageHead(StrEnum):
-    """Coverage heads in the order of DOMAIN.md §3: property heads first, then liability.
+    """Coverage heads in the order of docs/domain.md, "Coverage heads": property heads first, then liability.
 
     That order is the order in which the aggregate is consumed at loss determination.
     """

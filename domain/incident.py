@@ -1,6 +1,6 @@
 """Incidents after cover (保后应急处置, 溯源取证): grading, the authorities' clocks, evidence, forensics.
 
-Reporting rules follow 《国家网络安全事件报告管理办法》 (in force 2025-11-01), DOMAIN.md §6; the
+Reporting rules follow 《国家网络安全事件报告管理办法》 (in force 2025-11-01), docs/domain.md, "Reporting to the authorities"; the
 figures are configuration (`ReportingRules`).
 """
 

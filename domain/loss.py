@@ -1,4 +1,4 @@
-"""Loss determination (定责定损): what one claim pays under a coverage schedule (DOMAIN.md §4).
+"""Loss determination (定责定损): what one claim pays under a coverage schedule (docs/domain.md, "Loss determination").
 
 Items on the same head are summed and the head's retention applies once per claim; then, head by
 head, coinsurance, what remains of the sublimit, and what remains of the aggregate, property heads

@@ -70,7 +70,7 @@ class LossConditions(BaseModel):
 
 
 class Exclusion(StrEnum):
-    """Why an item pays nothing (DOMAIN.md §4, exclusions and conditions)."""
+    """Why an item pays nothing (docs/domain.md, "Loss determination", exclusions and conditions)."""
 
     WAR_OR_STATE_BACKED = "war_or_state_backed"
     BEFORE_RETROACTIVE_DATE = "before_retroactive_date"
@@ -120,7 +120,7 @@ class ItemLine(BaseModel):
 
 
 class HeadLine(BaseModel):
-    """One head of one claim, step by step (DOMAIN.md §4 steps 1-4)."""
+    """One head of one claim, step by step (docs/domain.md, "Loss determination", steps 1-4)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -1,4 +1,4 @@
-"""The cyber-insurance pilot programme (DOMAIN.md §9): service schemes (服务方案), Shanghai's
+"""The cyber-insurance pilot programme (docs/domain.md): service schemes (服务方案), Shanghai's
 healthcare applications, and the reporting deadlines of each programme.
 
 Every rule a scheme breaks is named, not just the first, so that an applicant fixes all at once.

@@ -1,4 +1,4 @@
-"""Platform qualification by insurance (DOMAIN.md §8): an open platform's service provider proves
+"""Platform qualification by insurance (docs/domain.md): an open platform's service provider proves
 its security with a cyber liability policy instead of an MLPS level-2 certificate.
 
     apply (choosing the policy) → platform contact within 1 working day → approval → intent form

@@ -1,6 +1,6 @@
 """Every figure the rules use, as configuration with working defaults.
 
-DOMAIN.md marks several figures as uncertain or insurer-specific; they live here, not in code,
+docs/domain.md marks several figures as uncertain or insurer-specific; they live here, not in code,
 and a workflow receives the whole set at start so that its decisions replay identically.
 """
 

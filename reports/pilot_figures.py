@@ -1,4 +1,4 @@
-"""The figures of a pilot progress or annual summary report (DOMAIN.md §9), read from PostgreSQL.
+"""The figures of a pilot progress or annual summary report (docs/domain.md, "The pilot programme"), read from PostgreSQL.
 
 Each section is one SQL query over a period: policies by the day their term starts, assessments,
 findings and incidents by the day they were received, claims by the day they were opened and

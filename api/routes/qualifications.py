@@ -1,4 +1,4 @@
-"""Platform qualification by insurance (DOMAIN.md §8): the provider (an insured's key) applies and
+"""Platform qualification by insurance (docs/domain.md): the provider (an insured's key) applies and
 submits its proofs; the platform's operations team contacts and decides; the insurer the intent
 form names records its contact."""
 

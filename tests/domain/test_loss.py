@@ -1,4 +1,4 @@
-"""Loss determination (DOMAIN.md §4), worked by hand. 1 yuan = 100 fen; every division rounds down."""
+"""Loss determination (docs/domain.md, "Loss determination"), worked by hand. 1 yuan = 100 fen; every division rounds down."""
 
 from datetime import datetime, timedelta, timezone
 

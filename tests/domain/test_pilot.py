@@ -1,4 +1,4 @@
-"""The pilot programme's rules (DOMAIN.md §9), each named when broken."""
+"""The pilot programme's rules (docs/domain.md, "The pilot programme"), each named when broken."""
 
 import pytest
 from pydantic import ValidationError

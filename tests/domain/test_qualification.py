@@ -1,4 +1,4 @@
-"""Verifying a provider's proofs (DOMAIN.md §8): the policy path and the MLPS certificate path."""
+"""Verifying a provider's proofs (docs/domain.md, "Platform qualification by insurance"): the policy path and the MLPS certificate path."""
 
 from datetime import date, datetime, timedelta, timezone
 

@@ -1,4 +1,4 @@
-"""Business days on China's working calendar (DOMAIN.md §8), on the published 2026 schedule."""
+"""Business days on China's working calendar (docs/domain.md), on the published 2026 schedule."""
 
 from datetime import date, datetime, timedelta, timezone
 

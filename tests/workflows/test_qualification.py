@@ -1,4 +1,4 @@
-"""Platform qualification by insurance (DOMAIN.md §8), time-skipped, with a real worker, PostgreSQL
+"""Platform qualification by insurance (docs/domain.md), time-skipped, with a real worker, PostgreSQL
 and the policy workflow the provider's cover is bound by."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Platform qualifications (DOMAIN.md §8): applications, their timeline, intent forms and proofs,
+"""Platform qualifications (docs/domain.md, "Platform qualification by insurance"): applications, their timeline, intent forms and proofs,
 all on the audit trail. Outbox notifications may now concern a qualification rather than a policy.
 
 Written by hand, like the others; a test compares this schema with the models.
