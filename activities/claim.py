@@ -106,15 +106,7 @@ class ClaimActivities:
         async with UnitOfWork(self._sessions) as uow:
             if not await uow.incidents.exists(command.incident_id):
                 raise unknown_incident(command.incident_id)
-            await uow.claims.add(
-                claim_id=command.claim_id,
-                incident_id=command.incident_id,
-                policy_id=command.policy_id,
-                claimant=command.claimant.value,
-                third_party=command.third_party,
-                phase=ClaimPhase.GATHERING_LOSS.value,
-                opened_at=command.opened_at,
-            )
+            await uow.claims.add(command, phase=ClaimPhase.GATHERING_LOSS)
         activity_log(claim_id=command.claim_id, incident_id=command.incident_id).info(
             "claim recorded", claimant=command.claimant.value
         )
@@ -123,28 +115,21 @@ class ClaimActivities:
     async def record_claim_phase(self, command: RecordClaimPhase) -> None:
         async with UnitOfWork(self._sessions) as uow:
             await _require_claim(uow, command.claim_id)
-            await uow.claims.add_phase(
-                claim_id=command.claim_id, phase=command.phase.value, at=command.at, reason=command.reason
-            )
+            await uow.claims.add_phase(command)
         activity_log(claim_id=command.claim_id).info("claim phase recorded", phase=command.phase.value)
 
     @activity.defn
     async def record_loss_items(self, command: RecordLossItems) -> None:
         async with UnitOfWork(self._sessions) as uow:
             await _require_claim(uow, command.claim_id)
-            await uow.claims.save_loss_items(claim_id=command.claim_id, items=command.items, at=command.at)
+            await uow.claims.save_loss_items(command)
         activity_log(claim_id=command.claim_id).info("loss items recorded", items=len(command.items))
 
     @activity.defn
     async def record_loss_statement(self, command: RecordLossStatement) -> None:
         async with UnitOfWork(self._sessions) as uow:
             await _require_claim(uow, command.claim_id)
-            await uow.claims.add_loss_statement(
-                claim_id=command.claim_id,
-                determination=command.determination,
-                statement=command.statement,
-                at=command.at,
-            )
+            await uow.claims.add_loss_statement(command)
         activity_log(claim_id=command.claim_id).info(
             "loss statement recorded",
             determination=command.determination,
@@ -171,16 +156,10 @@ class ClaimActivities:
             async with UnitOfWork(self._sessions) as uow:
                 # Without a payment service each attempt draws a reference; the first insert keeps it.
                 paid = await uow.payouts.pay(
-                    idempotency_key=key,
-                    claim_id=instruction.claim_id,
-                    sequence=instruction.sequence,
-                    amount=instruction.amount,
-                    head=None if instruction.head is None else instruction.head.value,
-                    interim=instruction.interim,
+                    instruction,
                     payment_reference=(
                         new_payment_reference() if confirmation is None else confirmation.payment_reference
                     ),
-                    requested_at=instruction.requested_at,
                 )
                 recorded_now = paid is not None
                 if paid is None:
@@ -223,13 +202,7 @@ class ClaimActivities:
     async def record_subrogation(self, command: RecordSubrogation) -> None:
         async with UnitOfWork(self._sessions) as uow:
             await _require_claim(uow, command.claim_id)
-            await uow.claims.save_subrogation(
-                claim_id=command.claim_id,
-                liable_party=command.liable_party,
-                basis=command.basis,
-                amount_sought=command.amount_sought,
-                at=command.at,
-            )
+            await uow.claims.save_subrogation(command)
         # The liable party may be a person: it stays out of the logs.
         activity_log(claim_id=command.claim_id).info(
             "subrogation recorded", amount_sought_fen=command.amount_sought.fen

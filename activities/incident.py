@@ -24,7 +24,6 @@ from contracts.incident_activities import (
     RegisterEvidence,
 )
 from domain.incident import Evidence
-from storage.repositories import CustodyEntry
 from storage.repositories.incidents import evidence_from_row
 from storage.unit_of_work import UnitOfWork
 
@@ -71,22 +70,7 @@ class IncidentActivities:
     async def record_incident(self, command: RecordIncident) -> None:
         report = command.report
         async with UnitOfWork(self._sessions) as uow:
-            await uow.incidents.add(
-                incident_id=command.incident_id,
-                policy_id=report.policy_id,
-                term_number=command.term_number,
-                reported_by=report.reported_by.value,
-                reporter_id=report.reporter_id,
-                reference=report.reference,
-                discovered_at=report.discovered_at,
-                received_at=command.received_at,
-                grade=report.grade.value,
-                category=report.category.value,
-                summary=report.summary,
-                affected_systems=list(report.affected_systems),
-                region=report.region,
-                coverage=command.coverage,
-            )
+            await uow.incidents.add(command)
         activity_log(incident_id=command.incident_id, policy_id=report.policy_id).info(
             "incident recorded", grade=report.grade.value, in_force=command.coverage.in_force_at_discovery
         )
@@ -95,14 +79,7 @@ class IncidentActivities:
     async def record_incident_event(self, command: RecordIncidentEvent) -> None:
         async with UnitOfWork(self._sessions) as uow:
             await _require_incident(uow, command.incident_id)
-            await uow.incidents.add_event(
-                incident_id=command.incident_id,
-                event_key=command.event_key,
-                kind=command.kind.value,
-                at=command.at,
-                actor=command.actor,
-                details=dict(command.details),
-            )
+            await uow.incidents.add_event(command)
             started = await self._notifier.emit(uow, command.notifications)
         await self._notifier.deliver(started)
         activity_log(incident_id=command.incident_id).info("incident event recorded", kind=command.kind.value)
@@ -124,7 +101,6 @@ class IncidentActivities:
 
     @activity.defn
     async def record_custody(self, command: RecordCustody) -> EvidenceRegistered:
-        entry = CustodyEntry(action=command.action.value, by=command.by, at=command.at, note=command.note)
         async with UnitOfWork(self._sessions) as uow:
             if await uow.incidents.lock_evidence(command.incident_id, command.evidence_id) is None:
                 raise ApplicationError(
@@ -133,14 +109,15 @@ class IncidentActivities:
                     non_retryable=True,
                 )
             chain = await uow.incidents.custody(command.incident_id, command.evidence_id)
-            if any((e.action, e.by, e.at) == (entry.action, entry.by, entry.at) for e in chain):
+            if any((e.action, e.by, e.at) == (command.action.value, command.by, command.at) for e in chain):
                 count = len(chain)
             else:
-                count = await uow.incidents.append_custody(
-                    incident_id=command.incident_id, evidence_id=command.evidence_id, entry=entry
-                )
+                count = await uow.incidents.append_custody(command)
         activity_log(incident_id=command.incident_id).info(
-            "custody recorded", evidence_id=command.evidence_id, action=entry.action, custody_entries=count
+            "custody recorded",
+            evidence_id=command.evidence_id,
+            action=command.action.value,
+            custody_entries=count,
         )
         return EvidenceRegistered(evidence_id=command.evidence_id, custody_entries=count)
 
@@ -148,9 +125,7 @@ class IncidentActivities:
     async def record_forensics(self, command: RecordForensics) -> None:
         async with UnitOfWork(self._sessions) as uow:
             await _require_incident(uow, command.incident_id)
-            await uow.incidents.save_forensics(
-                incident_id=command.incident_id, report=command.report, received_at=command.received_at
-            )
+            await uow.incidents.save_forensics(command)
         activity_log(incident_id=command.incident_id).info(
             "forensics recorded", vendor_id=command.report.vendor_id, state_backed=command.report.state_backed
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.dialects.postgresql import insert
 from temporalio import activity
 
 from activities.log_context import activity_log
@@ -11,7 +10,6 @@ from activities.notifying import Notifier
 from contracts.parties import Notification, Party
 from domain.boundaries import Instant
 from domain.pilot import PilotDeadline
-from storage.models import PilotDeadlineRow
 from storage.unit_of_work import UnitOfWork
 
 
@@ -45,19 +43,14 @@ class PilotActivities:
     @activity.defn
     async def record_pilot_deadline(self, command: RecordPilotDeadline) -> None:
         deadline = command.deadline
-        values = {
-            "deadline_key": deadline.key, "programme": deadline.programme.value, "kind": deadline.kind.value,
-            "due_on": deadline.due, "reminders_sent": command.reminders_sent, "overdue": command.overdue,
-            "filed_at": command.filed_at, "filed_reference": command.filed_reference, "updated_at": command.at,
-        }
-        statement = insert(PilotDeadlineRow).values(**values)
-        statement = statement.on_conflict_do_update(
-            index_elements=["deadline_key"],
-            set_={k: v for k, v in values.items() if k != "deadline_key"},
-            where=PilotDeadlineRow.updated_at <= command.at,
-        )
         async with UnitOfWork(self._sessions) as uow:
-            await uow.session.execute(statement)
+            await uow.pilot.save_deadline({
+                "deadline_key": deadline.key, "programme": deadline.programme.value,
+                "kind": deadline.kind.value, "due_on": deadline.due,
+                "reminders_sent": command.reminders_sent, "overdue": command.overdue,
+                "filed_at": command.filed_at, "filed_reference": command.filed_reference,
+                "updated_at": command.at,
+            })
         activity_log(deadline=deadline.key).info("pilot deadline recorded", overdue=command.overdue)
 
     @activity.defn

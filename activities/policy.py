@@ -73,12 +73,7 @@ class PolicyActivities:
             organisation_id = await uow.pre_cover.save_organisation(
                 command.application.organisation, applied_at=command.received_at
             )
-            await uow.pre_cover.add_application(
-                policy_id=command.policy_id,
-                organisation_id=organisation_id,
-                application=command.application.model_dump(mode="json"),
-                received_at=command.received_at,
-            )
+            await uow.pre_cover.add_application(command, organisation_id=organisation_id)
         _log(command.policy_id).info("application recorded")
 
     @activity.defn
@@ -92,26 +87,13 @@ class PolicyActivities:
     @activity.defn
     async def record_assessment(self, command: RecordAssessment) -> None:
         async with UnitOfWork(self._sessions) as uow:
-            await uow.pre_cover.add_assessment(
-                policy_id=command.policy_id,
-                term_number=command.term_number,
-                vendor_id=command.report.vendor_id,
-                report=command.report.model_dump(mode="json"),
-                received_at=command.received_at,
-            )
+            await uow.pre_cover.add_assessment(command)
         _log(command.policy_id).info("assessment recorded", term_number=command.term_number)
 
     @activity.defn
     async def record_underwriting(self, command: RecordUnderwriting) -> None:
         async with UnitOfWork(self._sessions) as uow:
-            await uow.pre_cover.add_underwriting_decision(
-                policy_id=command.policy_id,
-                term_number=command.term_number,
-                stage=command.stage.value,
-                result=command.result,
-                underwriter_id=command.underwriter_id,
-                decided_at=command.decided_at,
-            )
+            await uow.pre_cover.add_underwriting_decision(command)
         _log(command.policy_id).info(
             "underwriting recorded", stage=command.stage.value, decision=command.result.decision.value
         )
@@ -119,19 +101,13 @@ class PolicyActivities:
     @activity.defn
     async def record_quote(self, command: RecordQuote) -> None:
         async with UnitOfWork(self._sessions) as uow:
-            await uow.pre_cover.add_quote(policy_id=command.policy_id, quote=command.quote)
+            await uow.pre_cover.add_quote(command)
         _log(command.policy_id).info("quote recorded", quote_id=command.quote.quote_id)
 
     @activity.defn
     async def record_quote_status(self, command: RecordQuoteStatus) -> None:
         async with UnitOfWork(self._sessions) as uow:
-            found = await uow.pre_cover.set_quote_status(
-                policy_id=command.policy_id,
-                quote_id=command.quote_id,
-                status=command.status.value,
-                at=command.at,
-            )
-            if not found:
+            if not await uow.pre_cover.set_quote_status(command):
                 raise ApplicationError(
                     f"policy {command.policy_id} has no quote {command.quote_id}",
                     type="unknown_quote",
@@ -305,32 +281,13 @@ class PolicyActivities:
     @activity.defn
     async def record_endorsement(self, command: RecordEndorsement) -> None:
         async with UnitOfWork(self._sessions) as uow:
-            await uow.policies.add_endorsement(
-                policy_id=command.policy_id,
-                request_id=command.request_id,
-                policy_number=command.policy_number,
-                term_number=command.term_number,
-                head=command.head,
-                previous_sublimit=command.previous_sublimit,
-                new_sublimit=command.new_sublimit,
-                additional_premium=command.additional_premium,
-                return_premium=command.return_premium,
-                effective_at=command.effective_at,
-            )
+            await uow.policies.add_endorsement(command)
         _log(command.policy_id).info("endorsement recorded", request_id=command.request_id)
 
     @activity.defn
     async def record_cancellation(self, command: RecordCancellation) -> None:
         async with UnitOfWork(self._sessions) as uow:
-            await uow.policies.add_cancellation(
-                policy_id=command.policy_id,
-                term_number=command.term_number,
-                policy_number=command.policy_number,
-                cancelled_by=command.cancelled_by.value,
-                reason=command.reason,
-                effective_at=command.effective_at,
-                return_premium=command.return_premium,
-            )
+            await uow.policies.add_cancellation(command)
             await uow.policies.set_phase(
                 policy_id=command.policy_id,
                 term_number=command.term_number,
@@ -341,13 +298,7 @@ class PolicyActivities:
     @activity.defn
     async def record_policy_phase(self, command: RecordPolicyPhase) -> None:
         async with UnitOfWork(self._sessions) as uow:
-            await uow.policies.add_phase(
-                policy_id=command.policy_id,
-                term_number=command.term_number,
-                phase=command.phase.value,
-                at=command.at,
-                reason=command.reason,
-            )
+            await uow.policies.add_phase(command)
             await uow.policies.set_phase(
                 policy_id=command.policy_id, term_number=command.term_number, phase=command.phase.value
             )

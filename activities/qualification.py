@@ -35,10 +35,7 @@ class QualificationActivities:
     @activity.defn
     async def record_qualification(self, command: RecordQualification) -> None:
         async with UnitOfWork(self._sessions) as uow:
-            await uow.qualifications.add(
-                command.qualification_id, command.application, phase=QualificationPhase.PLATFORM_REVIEW.value,
-                at=command.at,
-            )
+            await uow.qualifications.add(command, phase=QualificationPhase.PLATFORM_REVIEW)
         activity_log(qualification_id=command.qualification_id).info(
             "qualification recorded", proof_path=command.application.proof_path.value
         )
@@ -46,33 +43,19 @@ class QualificationActivities:
     @activity.defn
     async def record_qualification_event(self, command: RecordQualificationEvent) -> None:
         async with UnitOfWork(self._sessions) as uow:
-            await uow.qualifications.add_event(
-                command.qualification_id, event_key=command.event_key, kind=command.kind.value, at=command.at,
-                actor=command.actor, details=command.details,
-            )
-            await uow.qualifications.set_phase(
-                command.qualification_id, command.phase.value, at=command.at, policy_id=command.policy_id,
-                qualified_until=command.qualified_until,
-            )
+            await uow.qualifications.add_event(command)
+            await uow.qualifications.set_phase(command)
         activity_log(qualification_id=command.qualification_id).info(
             "qualification event recorded", kind=command.kind.value, phase=command.phase.value
         )
 
     @activity.defn
     async def issue_intent_form(self, command: IssueIntentForm) -> IntentForm:
-        application = command.application
         intent_id = intent_id_for(command.qualification_id)
-        limit = application.requested_limit
         async with UnitOfWork(self._sessions) as uow:
-            await uow.qualifications.add_intent_form({
-                "intent_id": intent_id, "qualification_id": command.qualification_id,
-                "provider_id": application.provider_id,
-                "unified_social_credit_code": application.unified_social_credit_code,
-                "insurer_id": application.insurer_id, "requested_limit_fen": limit.fen if limit else None,
-                "currency": limit.currency if limit else None, "generated_at": command.at,
-            })
+            await uow.qualifications.add_intent_form(command, intent_id=intent_id)
         activity_log(qualification_id=command.qualification_id).info("intent form issued", intent_id=intent_id)
-        return IntentForm(intent_id=intent_id, insurer_id=application.insurer_id)
+        return IntentForm(intent_id=intent_id, insurer_id=command.application.insurer_id)
 
     @activity.defn
     async def check_policy_proofs(self, command: CheckPolicyProofs) -> PolicyProofsChecked:

@@ -1,4 +1,7 @@
-"""Claims: phases, loss items, loss statements, subrogation; and payouts, the bank's side."""
+"""Claims: phases, loss items, loss statements, subrogation; and payouts, the bank's side.
+
+A write takes the activity's command as it came and maps it to columns here, once.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +11,17 @@ from sqlalchemy import exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.claim_activities import (
+    PayoutInstruction,
+    RecordClaim,
+    RecordClaimPhase,
+    RecordLossItems,
+    RecordLossStatement,
+    RecordSubrogation,
+)
+from domain.claim import ClaimPhase
 from domain.findings import FindingStatus, Severity
 from domain.loss import LossItem
-from domain.loss_statement import LossStatement
-from domain.money import Money
 from storage.models import (
     ClaimPhaseRow,
     ClaimRow,
@@ -34,32 +44,23 @@ class ClaimRepository:
     async def exists(self, claim_id: str) -> bool:
         return bool(await self._session.scalar(select(exists().where(ClaimRow.claim_id == claim_id))))
 
-    async def add(
-        self,
-        *,
-        claim_id: str,
-        incident_id: str,
-        policy_id: str,
-        claimant: str,
-        third_party: str | None,
-        phase: str,
-        opened_at: datetime,
-    ) -> None:
+    async def add(self, command: RecordClaim, *, phase: ClaimPhase) -> None:
         statement = insert(ClaimRow).values(
-            claim_id=claim_id,
-            incident_id=incident_id,
-            policy_id=policy_id,
-            claimant=claimant,
-            third_party=third_party,
-            phase=phase,
-            opened_at=opened_at,
-            updated_at=opened_at,
+            claim_id=command.claim_id,
+            incident_id=command.incident_id,
+            policy_id=command.policy_id,
+            claimant=command.claimant.value,
+            third_party=command.third_party,
+            phase=phase.value,
+            opened_at=command.opened_at,
+            updated_at=command.opened_at,
         )
         await self._session.execute(statement.on_conflict_do_nothing(index_elements=["claim_id"]))
 
-    async def add_phase(self, *, claim_id: str, phase: str, at: datetime, reason: str | None) -> None:
+    async def add_phase(self, command: RecordClaimPhase) -> None:
         """Append to the history and mirror the phase on the claim, unless a later phase is already there."""
-        statement = insert(ClaimPhaseRow).values(claim_id=claim_id, phase=phase, at=at, reason=reason)
+        claim_id, phase, at = command.claim_id, command.phase.value, command.at
+        statement = insert(ClaimPhaseRow).values(claim_id=claim_id, phase=phase, at=at, reason=command.reason)
         await self._session.execute(
             statement.on_conflict_do_nothing(index_elements=["claim_id", "phase", "at"])
         )
@@ -69,24 +70,24 @@ class ClaimRepository:
             .values(phase=phase, updated_at=at)
         )
 
-    async def save_loss_items(self, *, claim_id: str, items: list[LossItem], at: datetime) -> None:
+    async def save_loss_items(self, command: RecordLossItems) -> None:
         """Insert each item, or replace the stored version of it: adjusters correct items by re-sending them.
 
         A version recorded earlier never replaces one recorded later, so a late retry changes nothing.
         """
-        latest = {item.item_id: item for item in items}  # within one batch, the last version wins
+        latest = {item.item_id: item for item in command.items}  # within one batch, the last version wins
         if not latest:
             return
         new = insert(LossItemRow).values(
             [
                 {
-                    "claim_id": claim_id,
+                    "claim_id": command.claim_id,
                     "item_id": item.item_id,
                     "head": item.head.value,
                     "amount_fen": None if item.amount is None else item.amount.fen,
                     "currency": _currency(item),
                     "item": item.model_dump(mode="json"),
-                    "recorded_at": at,
+                    "recorded_at": command.at,
                 }
                 for item in latest.values()
             ]
@@ -106,32 +107,28 @@ class ClaimRepository:
         )
         return [LossItem.model_validate(item) for item in items]
 
-    async def add_loss_statement(
-        self, *, claim_id: str, determination: int, statement: LossStatement, at: datetime
-    ) -> None:
+    async def add_loss_statement(self, command: RecordLossStatement) -> None:
+        total_payable = command.statement.total_payable
         new = insert(LossStatementRow).values(
-            claim_id=claim_id,
-            determination=determination,
-            total_payable_fen=statement.total_payable.fen,
-            currency=statement.total_payable.currency,
-            statement=statement.model_dump(mode="json"),
-            at=at,
+            claim_id=command.claim_id,
+            determination=command.determination,
+            total_payable_fen=total_payable.fen,
+            currency=total_payable.currency,
+            statement=command.statement.model_dump(mode="json"),
+            at=command.at,
         )
         await self._session.execute(new.on_conflict_do_nothing(index_elements=["claim_id", "determination"]))
 
-    async def save_subrogation(
-        self, *, claim_id: str, liable_party: str, basis: str, amount_sought: Money, at: datetime
-    ) -> None:
+    async def save_subrogation(self, command: RecordSubrogation) -> None:
         """One row per liable party; a later version replaces an earlier one, never the reverse."""
-        values = {
-            "claim_id": claim_id,
-            "liable_party": liable_party,
-            "basis": basis,
-            "amount_sought_fen": amount_sought.fen,
-            "currency": amount_sought.currency,
-            "at": at,
-        }
-        new = insert(SubrogationRow).values(values)
+        new = insert(SubrogationRow).values(
+            claim_id=command.claim_id,
+            liable_party=command.liable_party,
+            basis=command.basis,
+            amount_sought_fen=command.amount_sought.fen,
+            currency=command.amount_sought.currency,
+            at=command.at,
+        )
         await self._session.execute(
             new.on_conflict_do_update(
                 index_elements=["claim_id", "liable_party"],
@@ -173,31 +170,20 @@ class PayoutRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def pay(
-        self,
-        *,
-        idempotency_key: str,
-        claim_id: str,
-        sequence: int,
-        amount: Money,
-        head: str | None,
-        interim: bool,
-        payment_reference: str,
-        requested_at: datetime,
-    ) -> PayoutRow | None:
+    async def pay(self, instruction: PayoutInstruction, *, payment_reference: str) -> PayoutRow | None:
         """The payment made now, or None (and nothing written) when the key was already paid."""
         statement = (
             insert(PayoutRow)
             .values(
-                idempotency_key=idempotency_key,
-                claim_id=claim_id,
-                sequence=sequence,
-                amount_fen=amount.fen,
-                currency=amount.currency,
-                head=head,
-                interim=interim,
+                idempotency_key=instruction.idempotency_key,
+                claim_id=instruction.claim_id,
+                sequence=instruction.sequence,
+                amount_fen=instruction.amount.fen,
+                currency=instruction.amount.currency,
+                head=None if instruction.head is None else instruction.head.value,
+                interim=instruction.interim,
                 payment_reference=payment_reference,
-                requested_at=requested_at,
+                requested_at=instruction.requested_at,
                 paid_at=func.now(),
             )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])

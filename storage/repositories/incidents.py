@@ -1,19 +1,21 @@
 """Incidents: the report, its timeline, evidence and chain of custody, forensics; and the cover
-an incident is judged against (the term in force, its cancellation, the operator's type)."""
+an incident is judged against (the term in force, its cancellation, the operator's type).
+
+A write takes the activity's command as it came and maps it to columns here, once.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.incident_activities import RecordCustody, RecordForensics, RecordIncident, RecordIncidentEvent
 from domain.coverage import CoverageHead, Industry
 from domain.incident import (
-    CoverageCheck,
     CustodyAction,
     Evidence,
     ForensicsReport,
@@ -140,39 +142,23 @@ class IncidentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(
-        self,
-        *,
-        incident_id: str,
-        policy_id: str,
-        term_number: int | None,
-        reported_by: str,
-        reporter_id: str,
-        reference: str,
-        discovered_at: datetime,
-        received_at: datetime,
-        grade: str,
-        category: str,
-        summary: str,
-        affected_systems: list[str],
-        region: str | None,
-        coverage: CoverageCheck,
-    ) -> None:
+    async def add(self, command: RecordIncident) -> None:
         """Store the incident unless its id, or its policy and reference, are already stored."""
+        report, coverage = command.report, command.coverage
         statement = insert(IncidentRow).values(
-            incident_id=incident_id,
-            policy_id=policy_id,
-            term_number=term_number,
-            reported_by=reported_by,
-            reporter_id=reporter_id,
-            reference=reference,
-            discovered_at=discovered_at,
-            received_at=received_at,
-            grade=grade,
-            category=category,
-            summary=summary,
-            affected_systems=affected_systems,
-            region=region,
+            incident_id=command.incident_id,
+            policy_id=report.policy_id,
+            term_number=command.term_number,
+            reported_by=report.reported_by.value,
+            reporter_id=report.reporter_id,
+            reference=report.reference,
+            discovered_at=report.discovered_at,
+            received_at=command.received_at,
+            grade=report.grade.value,
+            category=report.category.value,
+            summary=report.summary,
+            affected_systems=list(report.affected_systems),
+            region=report.region,
             coverage=coverage.model_dump(mode="json"),
             in_force=coverage.in_force_at_discovery,
             late_notice=coverage.late_notice,
@@ -188,18 +174,14 @@ class IncidentRepository:
             await self._session.scalar(select(exists().where(IncidentRow.incident_id == incident_id)))
         )
 
-    async def add_event(
-        self,
-        *,
-        incident_id: str,
-        event_key: str,
-        kind: str,
-        at: datetime,
-        actor: str | None,
-        details: dict[str, Any],
-    ) -> None:
+    async def add_event(self, command: RecordIncidentEvent) -> None:
         statement = insert(IncidentEventRow).values(
-            incident_id=incident_id, event_key=event_key, kind=kind, at=at, actor=actor, details=details
+            incident_id=command.incident_id,
+            event_key=command.event_key,
+            kind=command.kind.value,
+            at=command.at,
+            actor=command.actor,
+            details=dict(command.details),
         )
         await self._session.execute(
             statement.on_conflict_do_nothing(index_elements=["incident_id", "event_key"])
@@ -264,32 +246,31 @@ class IncidentRepository:
         )
         return count or 0
 
-    async def append_custody(self, *, incident_id: str, evidence_id: str, entry: CustodyEntry) -> int:
+    async def append_custody(self, command: RecordCustody) -> int:
         """Append after the last entry; the caller holds the evidence's lock. Returns the new count."""
-        sequence = await self.custody_count(incident_id, evidence_id) + 1
+        sequence = await self.custody_count(command.incident_id, command.evidence_id) + 1
         self._session.add(
             EvidenceCustodyRow(
-                incident_id=incident_id,
-                evidence_id=evidence_id,
+                incident_id=command.incident_id,
+                evidence_id=command.evidence_id,
                 sequence=sequence,
-                action=entry.action,
-                by=entry.by,
-                at=entry.at,
-                note=entry.note,
+                action=command.action.value,
+                by=command.by,
+                at=command.at,
+                note=command.note,
             )
         )
         await self._session.flush()
         return sequence
 
-    async def save_forensics(
-        self, *, incident_id: str, report: ForensicsReport, received_at: datetime
-    ) -> None:
+    async def save_forensics(self, command: RecordForensics) -> None:
         """Store the report, replacing an earlier one; a report received earlier never replaces a later one."""
+        report = command.report
         values = {
-            "incident_id": incident_id,
+            "incident_id": command.incident_id,
             "vendor_id": report.vendor_id,
             "report": report.model_dump(mode="json"),
-            "received_at": received_at,
+            "received_at": command.received_at,
             "state_backed": report.state_backed,
             "first_intrusion_at": report.first_intrusion_at,
             "personal_data_records_affected": report.personal_data_records_affected,

@@ -1,15 +1,17 @@
-"""Pilot schemes and Shanghai healthcare applications as submitted, and the counts their rules need."""
+"""Pilot schemes and Shanghai healthcare applications as submitted, the programme's reporting deadlines,
+and the counts their rules need."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.pilot import HealthcareApplication, ServiceScheme
-from storage.models import HealthcareApplicationRow, PilotSchemeRow
+from storage.models import HealthcareApplicationRow, PilotDeadlineRow, PilotSchemeRow
 
 
 class PilotRepository:
@@ -57,3 +59,12 @@ class PilotRepository:
             applicant_credit_code=application.applicant.unified_social_credit_code,
             document=application.model_dump(mode="json"), submitted_at=at,
         ).on_conflict_do_nothing(index_elements=["application_id"]))
+
+    async def save_deadline(self, row: dict[str, Any]) -> None:
+        """The deadline's state as a whole; a write older than the stored one changes nothing."""
+        new = insert(PilotDeadlineRow).values(row)
+        await self._session.execute(new.on_conflict_do_update(
+            index_elements=["deadline_key"],
+            set_={column: new.excluded[column] for column in row if column != "deadline_key"},
+            where=PilotDeadlineRow.updated_at <= new.excluded.updated_at,
+        ))

@@ -1,13 +1,15 @@
-"""Bound terms, their coverage heads, endorsements, cancellations and phase history."""
+"""Bound terms, their coverage heads, endorsements, cancellations and phase history.
+
+A write takes the activity's command as it came and maps it to columns here, once.
+"""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.policy_activities import RecordCancellation, RecordEndorsement, RecordPolicyPhase
 from domain.money import Money
 from domain.policy import BoundPolicy
 from domain.schedule import CoverageSchedule
@@ -95,46 +97,35 @@ class PolicyRepository:
             .values(phase=phase, updated_at=func.now())
         )
 
-    async def add_phase(
-        self, *, policy_id: str, term_number: int, phase: str, at: datetime, reason: str | None
-    ) -> None:
+    async def add_phase(self, command: RecordPolicyPhase) -> None:
         statement = insert(PolicyPhaseRow).values(
-            policy_id=policy_id, term_number=term_number, phase=phase, at=at, reason=reason
+            policy_id=command.policy_id,
+            term_number=command.term_number,
+            phase=command.phase.value,
+            at=command.at,
+            reason=command.reason,
         )
         await self._session.execute(
             statement.on_conflict_do_nothing(index_elements=["policy_id", "term_number", "phase"])
         )
 
-    async def add_endorsement(
-        self,
-        *,
-        policy_id: str,
-        request_id: str,
-        policy_number: str,
-        term_number: int,
-        head: str,
-        previous_sublimit: Money,
-        new_sublimit: Money,
-        additional_premium: Money,
-        return_premium: Money,
-        effective_at: datetime,
-    ) -> bool:
+    async def add_endorsement(self, command: RecordEndorsement) -> bool:
         """Store the endorsement once per request id and move the head's current sublimit.
 
         The term's `schedule` document stays as bound; `coverage_heads` carries the limits now.
         """
         statement = insert(EndorsementRow).values(
-            policy_id=policy_id,
-            request_id=request_id,
-            policy_number=policy_number,
-            term_number=term_number,
-            head=head,
-            previous_sublimit_fen=previous_sublimit.fen,
-            new_sublimit_fen=new_sublimit.fen,
-            additional_premium_fen=additional_premium.fen,
-            return_premium_fen=return_premium.fen,
-            currency=new_sublimit.currency,
-            effective_at=effective_at,
+            policy_id=command.policy_id,
+            request_id=command.request_id,
+            policy_number=command.policy_number,
+            term_number=command.term_number,
+            head=command.head.value,
+            previous_sublimit_fen=command.previous_sublimit.fen,
+            new_sublimit_fen=command.new_sublimit.fen,
+            additional_premium_fen=command.additional_premium.fen,
+            return_premium_fen=command.return_premium.fen,
+            currency=command.new_sublimit.currency,
+            effective_at=command.effective_at,
         )
         statement = statement.on_conflict_do_nothing(index_elements=["policy_id", "request_id"])
         if (await self._session.execute(statement.returning(EndorsementRow.id))).first() is None:
@@ -142,34 +133,24 @@ class PolicyRepository:
         await self._session.execute(
             update(CoverageHeadRow)
             .where(
-                CoverageHeadRow.policy_id == policy_id,
-                CoverageHeadRow.term_number == term_number,
-                CoverageHeadRow.head == head,
+                CoverageHeadRow.policy_id == command.policy_id,
+                CoverageHeadRow.term_number == command.term_number,
+                CoverageHeadRow.head == command.head.value,
             )
-            .values(sublimit_fen=new_sublimit.fen)
+            .values(sublimit_fen=command.new_sublimit.fen)
         )
         return True
 
-    async def add_cancellation(
-        self,
-        *,
-        policy_id: str,
-        term_number: int,
-        policy_number: str,
-        cancelled_by: str,
-        reason: str,
-        effective_at: datetime,
-        return_premium: Money,
-    ) -> None:
+    async def add_cancellation(self, command: RecordCancellation) -> None:
         statement = insert(CancellationRow).values(
-            policy_id=policy_id,
-            term_number=term_number,
-            policy_number=policy_number,
-            cancelled_by=cancelled_by,
-            reason=reason,
-            effective_at=effective_at,
-            return_premium_fen=return_premium.fen,
-            currency=return_premium.currency,
+            policy_id=command.policy_id,
+            term_number=command.term_number,
+            policy_number=command.policy_number,
+            cancelled_by=command.cancelled_by.value,
+            reason=command.reason,
+            effective_at=command.effective_at,
+            return_premium_fen=command.return_premium.fen,
+            currency=command.return_premium.currency,
         )
         await self._session.execute(
             statement.on_conflict_do_nothing(index_elements=["policy_id", "term_number"])

@@ -1,17 +1,25 @@
-"""Applications, assessments, underwriting decisions and quotes: written once per natural key."""
+"""Applications, assessments, underwriting decisions and quotes: written once per natural key.
+
+A write takes the activity's command as it came and maps it to columns here, once.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.policy_activities import (
+    QuoteStatus,
+    RecordApplication,
+    RecordAssessment,
+    RecordQuote,
+    RecordQuoteStatus,
+    RecordUnderwriting,
+)
 from domain.application import Organisation
-from domain.policy import Quote
-from domain.rating import UnderwritingResult
 from storage.models import (
     ApplicationRow,
     AssessmentRow,
@@ -52,72 +60,55 @@ class PreCoverRepository:
         assert organisation_id is not None
         return organisation_id
 
-    async def add_application(
-        self, *, policy_id: str, organisation_id: int, application: dict[str, Any], received_at: datetime
-    ) -> None:
+    async def add_application(self, command: RecordApplication, *, organisation_id: int) -> None:
         statement = insert(ApplicationRow).values(
-            policy_id=policy_id,
+            policy_id=command.policy_id,
             organisation_id=organisation_id,
-            application=application,
-            received_at=received_at,
+            application=command.application.model_dump(mode="json"),
+            received_at=command.received_at,
         )
         await self._session.execute(statement.on_conflict_do_nothing(index_elements=["policy_id"]))
 
-    async def add_assessment(
-        self,
-        *,
-        policy_id: str,
-        term_number: int,
-        vendor_id: str,
-        report: dict[str, Any],
-        received_at: datetime,
-    ) -> None:
+    async def add_assessment(self, command: RecordAssessment) -> None:
         statement = insert(AssessmentRow).values(
-            policy_id=policy_id,
-            term_number=term_number,
-            vendor_id=vendor_id,
-            report=report,
-            received_at=received_at,
+            policy_id=command.policy_id,
+            term_number=command.term_number,
+            vendor_id=command.report.vendor_id,
+            report=command.report.model_dump(mode="json"),
+            received_at=command.received_at,
         )
         await self._session.execute(
             statement.on_conflict_do_nothing(index_elements=["policy_id", "term_number"])
         )
 
-    async def add_underwriting_decision(
-        self,
-        *,
-        policy_id: str,
-        term_number: int,
-        stage: str,
-        result: UnderwritingResult,
-        underwriter_id: str | None,
-        decided_at: datetime,
-    ) -> None:
+    async def add_underwriting_decision(self, command: RecordUnderwriting) -> None:
+        result = command.result
         statement = insert(UnderwritingDecisionRow).values(
-            policy_id=policy_id,
-            term_number=term_number,
-            stage=stage,
+            policy_id=command.policy_id,
+            term_number=command.term_number,
+            stage=command.stage.value,
             risk_score=result.risk_score,
             decision=result.decision.value,
             premium_fen=result.premium.fen,
             currency=result.premium.currency,
             reasons=list(result.reasons),
             result=result.model_dump(mode="json"),
-            underwriter_id=underwriter_id,
-            decided_at=decided_at,
+            underwriter_id=command.underwriter_id,
+            decided_at=command.decided_at,
         )
         await self._session.execute(
             statement.on_conflict_do_nothing(index_elements=["policy_id", "term_number", "stage"])
         )
 
-    async def add_quote(self, *, policy_id: str, quote: Quote) -> None:
+    async def add_quote(self, command: RecordQuote) -> None:
+        quote = command.quote
         statement = insert(QuoteRow).values(
             quote_id=quote.quote_id,
-            policy_id=policy_id,
+            policy_id=command.policy_id,
             term_number=quote.term_number,
             premium_fen=quote.premium.fen,
             currency=quote.premium.currency,
-            status="issued",
+            status=QuoteStatus.ISSUED.value,
             issued_at=quote.issued_at,
             expires_at=quote.expires_at,
             status_changed_at=quote.issued_at,
@@ -125,12 +116,12 @@ class PreCoverRepository:
         )
         await self._session.execute(statement.on_conflict_do_nothing(index_elements=["quote_id"]))
 
-    async def set_quote_status(self, *, policy_id: str, quote_id: str, status: str, at: datetime) -> bool:
+    async def set_quote_status(self, command: RecordQuoteStatus) -> bool:
         """False when the policy has no such quote."""
         statement = (
             update(QuoteRow)
-            .where(QuoteRow.quote_id == quote_id, QuoteRow.policy_id == policy_id)
-            .values(status=status, status_changed_at=at)
+            .where(QuoteRow.quote_id == command.quote_id, QuoteRow.policy_id == command.policy_id)
+            .values(status=command.status.value, status_changed_at=command.at)
             .returning(QuoteRow.quote_id)
         )
         return (await self._session.execute(statement)).first() is not None

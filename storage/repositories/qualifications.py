@@ -1,17 +1,20 @@
-"""Qualifications and what the platform verifies them against: the service's own policy records."""
+"""Qualifications and what the platform verifies them against: the service's own policy records.
+
+A write takes the activity's command as it came and maps it to columns here, once.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.qualification_activities import IssueIntentForm, RecordQualification, RecordQualificationEvent
 from domain.coverage import CoverageHead
 from domain.policy import PolicyPhase
-from domain.qualification import PolicyFacts, QualificationApplication
+from domain.qualification import PolicyFacts, QualificationPhase
 from storage.models import (
     ApiGrantRow,
     ApplicationRow,
@@ -31,40 +34,52 @@ class QualificationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, qualification_id: str, application: QualificationApplication, *, phase: str, at: datetime) -> None:
+    async def add(self, command: RecordQualification, *, phase: QualificationPhase) -> None:
+        application = command.application
         await self._session.execute(
             insert(QualificationRow).values(
-                qualification_id=qualification_id, provider_id=application.provider_id,
+                qualification_id=command.qualification_id, provider_id=application.provider_id,
                 unified_social_credit_code=application.unified_social_credit_code,
                 proof_path=application.proof_path.value, insurer_id=application.insurer_id,
-                existing_provider=application.existing_provider, phase=phase, applied_at=at, updated_at=at,
+                existing_provider=application.existing_provider, phase=phase.value, applied_at=command.at,
+                updated_at=command.at,
             ).on_conflict_do_nothing(index_elements=["qualification_id"])
         )
 
-    async def set_phase(
-        self, qualification_id: str, phase: str, *, at: datetime, policy_id: str | None = None,
-        qualified_until: datetime | None = None,
-    ) -> None:
-        # Only forward in time, so a retried older write cannot undo a newer one.
+    async def set_phase(self, command: RecordQualificationEvent) -> None:
+        """The phase the event leaves the qualification in; only forward in time, so a retried older
+        write cannot undo a newer one."""
         await self._session.execute(
             update(QualificationRow)
-            .where(QualificationRow.qualification_id == qualification_id, QualificationRow.updated_at <= at)
-            .values(phase=phase, updated_at=at, policy_id=policy_id, qualified_until=qualified_until)
+            .where(
+                QualificationRow.qualification_id == command.qualification_id,
+                QualificationRow.updated_at <= command.at,
+            )
+            .values(
+                phase=command.phase.value, updated_at=command.at, policy_id=command.policy_id,
+                qualified_until=command.qualified_until,
+            )
         )
 
-    async def add_event(
-        self, qualification_id: str, *, event_key: str, kind: str, at: datetime, actor: str | None,
-        details: dict[str, Any],
-    ) -> None:
+    async def add_event(self, command: RecordQualificationEvent) -> None:
         await self._session.execute(
             insert(QualificationEventRow).values(
-                qualification_id=qualification_id, event_key=event_key, kind=kind, at=at, actor=actor, details=details,
+                qualification_id=command.qualification_id, event_key=command.event_key,
+                kind=command.kind.value, at=command.at, actor=command.actor, details=command.details,
             ).on_conflict_do_nothing(index_elements=["qualification_id", "event_key"])
         )
 
-    async def add_intent_form(self, row: dict[str, Any]) -> None:
+    async def add_intent_form(self, command: IssueIntentForm, *, intent_id: str) -> None:
+        application, limit = command.application, command.application.requested_limit
         await self._session.execute(
-            insert(IntentFormRow).values(**row).on_conflict_do_nothing(index_elements=["intent_id"])
+            insert(IntentFormRow).values(
+                intent_id=intent_id, qualification_id=command.qualification_id,
+                provider_id=application.provider_id,
+                unified_social_credit_code=application.unified_social_credit_code,
+                insurer_id=application.insurer_id,
+                requested_limit_fen=None if limit is None else limit.fen,
+                currency=None if limit is None else limit.currency, generated_at=command.at,
+            ).on_conflict_do_nothing(index_elements=["intent_id"])
         )
 
     async def add_proofs(self, row: dict[str, Any]) -> None:
