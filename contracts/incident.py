@@ -41,7 +41,10 @@ class IncidentRules(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     reporting: ReportingRules = Field(default_factory=ReportingRules)
-    dispatch_ack_minutes: int = Field(default=60, gt=0, description="a panel vendor must acknowledge within this")
+    # At most a week: a vendor's deadline is then always a date the workflow can compute, so the
+    # emergency response cannot fail on it (a failure there fails the incident's run).
+    dispatch_ack_minutes: int = Field(default=60, gt=0, le=7 * 24 * 60,
+                                      description="a panel vendor must acknowledge within this")
     panel_directory: list[PanelVendor] = Field(default_factory=list)
     max_progress_event_ids: int = Field(default=2_000, gt=0)
 

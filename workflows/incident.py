@@ -2,14 +2,17 @@
 
     report → coverage check → the authorities' reporting clock ‖ panel emergency response
     → containment and restoration → evidence and forensics → closing report → closed.
+
+The reporting clock and the emergency response run beside the run as tasks it keeps: a failure in
+either fails the run at once, and at closure the run cancels whatever is still waiting in them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from datetime import timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
@@ -66,6 +69,8 @@ class IncidentWorkflow(IncidentResponseHandlers):
         self.rules = input.rules
         self.state = IncidentState(grade=input.report.grade, category=input.report.category)
         self.gateway = ActivityGateway(input.report.policy_id)
+        self.lock = asyncio.Lock()
+        self.background: list[asyncio.Task[None]] = []
 
     @workflow.run
     async def run(self, input: IncidentWorkflowInput) -> IncidentStatus:
@@ -80,15 +85,32 @@ class IncidentWorkflow(IncidentResponseHandlers):
         industry = await self._check_coverage()
         show("Covered: emergency response and the reporting clock are running." if self.state.coverage.covered
              else "Not covered by a policy term in force: no panel response at the insurer's cost.")
-        clock = asyncio.create_task(self._regulatory_reporting())
+        clock = self._keep(self._regulatory_reporting())
         if self.state.coverage is not None and self.state.coverage.covered:
-            asyncio.create_task(self._emergency_response(industry))
-        await workflow.wait_condition(lambda: self.state.phase is IncidentPhase.CLOSED or clock.done())
-        if clock.done() and clock.exception() is not None:
-            raise clock.exception()  # type: ignore[misc]
-        await workflow.wait_condition(lambda: self.state.phase is IncidentPhase.CLOSED)
+            self._keep(self._emergency_response(industry))
+        # Histories from before MESSAGES_IN_TURN watched the clock only, and left the tasks running.
+        taking_turns = self._taking_turns()
+        watched = self.background if taking_turns else [clock]
+        await workflow.wait_condition(lambda: self.state.phase is IncidentPhase.CLOSED or _failed(watched) is not None)
+        _raise_failure(watched)
         await until_quiet(self.gateway)
+        if taking_turns:
+            await self._end_background_work()
         return self.status()
+
+    def _keep(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        self.background.append(task)
+        return task
+
+    async def _end_background_work(self) -> None:
+        """Closed, and nothing in flight: a dispatch or a deadline still waited on has no one left to
+        wait for. Cancelled, and awaited, so a task that failed meanwhile still fails the run."""
+        waiting = [task for task in self.background if not task.done()]
+        for task in waiting:
+            task.cancel()
+        await asyncio.gather(*waiting, return_exceptions=True)
+        _raise_failure(self.background)
 
     # -- First notice: is this incident covered, and was the insurer told in time? ------------------
 
@@ -144,26 +166,29 @@ class IncidentWorkflow(IncidentResponseHandlers):
             return
         assert state.operator_type is not None
         deadline = report_deadline(self.report.discovered_at, state.operator_type, reporting)
-        state.report_deadline = deadline
-        await self._event(IncidentEventKind.REGULATORY_REPORT_DUE, "initial", deadline=deadline.isoformat(),
-                          notices=[Notice("regulatory_report_due", Party.INSURED)])
+        async with self._turn():
+            state.report_deadline = deadline
+            await self._event(IncidentEventKind.REGULATORY_REPORT_DUE, "initial", deadline=deadline.isoformat(),
+                              notices=[Notice("regulatory_report_due", Party.INSURED)])
         filed = await condition_or_deadline(
             lambda: state.filed(ReportKind.INITIAL),
             deadline - timedelta(minutes=reporting.reminder_lead_minutes),
             summary="regulatory report reminder",
         )
         if not filed:
-            await self._notify("regulatory_report_reminder", Party.INSURED)
+            async with self._turn():
+                await self._notify("regulatory_report_reminder", Party.INSURED)
             filed = await condition_or_deadline(
                 lambda: state.filed(ReportKind.INITIAL), deadline, summary="regulatory report deadline"
             )
         if not filed:
-            state.report_overdue = True
-            publish(search_attributes.REPORT_OVERDUE.value_set(True))
-            show("The report to the authorities is OVERDUE.")
-            await self._event(IncidentEventKind.REGULATORY_REPORT_OVERDUE, "initial", notices=[
-                Notice("regulatory_report_overdue", Party.INSURED), Notice("regulatory_report_overdue", Party.INSURER),
-            ])
+            async with self._turn():
+                state.report_overdue = True
+                publish(search_attributes.REPORT_OVERDUE.value_set(True))
+                show("The report to the authorities is OVERDUE.")
+                await self._event(IncidentEventKind.REGULATORY_REPORT_OVERDUE, "initial", notices=[
+                    Notice("regulatory_report_overdue", Party.INSURED), Notice("regulatory_report_overdue", Party.INSURER),
+                ])
         await workflow.wait_condition(lambda: state.filed(ReportKind.INITIAL))
         await self._closing_report()
 
@@ -183,15 +208,17 @@ class IncidentWorkflow(IncidentResponseHandlers):
             due = add_working_days(state.restored_at, working_days) if isinstance(deadline, Refused) else deadline.due
         else:  # histories before the patch: Monday to Friday, holidays not counted
             due = add_working_days(state.restored_at, working_days)
-        state.closing_report_due = due
-        await self._event(IncidentEventKind.CLOSING_REPORT_DUE, "closing", due=due.isoformat())
+        async with self._turn():
+            state.closing_report_due = due
+            await self._event(IncidentEventKind.CLOSING_REPORT_DUE, "closing", due=due.isoformat())
         filed = await condition_or_deadline(
             lambda: state.filed(ReportKind.CLOSING), due, summary="closing report deadline"
         )
         if not filed:
-            state.closing_report_overdue = True
-            await self._event(IncidentEventKind.CLOSING_REPORT_OVERDUE, "closing",
-                              notices=[Notice("closing_report_overdue", Party.INSURED)])
+            async with self._turn():
+                state.closing_report_overdue = True
+                await self._event(IncidentEventKind.CLOSING_REPORT_OVERDUE, "closing",
+                                  notices=[Notice("closing_report_overdue", Party.INSURED)])
 
     # -- Emergency response by the insurer's panel ------------------------------------------------------
 
@@ -202,22 +229,30 @@ class IncidentWorkflow(IncidentResponseHandlers):
         )
         sla = timedelta(minutes=self.rules.dispatch_ack_minutes)
         for vendor_id in candidates:
-            state.dispatched_vendor = vendor_id
-            await self._event(IncidentEventKind.VENDOR_DISPATCHED, vendor_id, actor=vendor_id,
-                              notices=[Notice("emergency_dispatch", Party.VENDOR, vendor_id, vendor_id)])
-            acknowledged = await condition_or_deadline(
-                lambda: state.acknowledged_by == vendor_id, workflow.now() + sla, summary=f"{vendor_id} to acknowledge"
+            async with self._turn() as taking_turns:
+                if taking_turns and state.phase is IncidentPhase.CLOSED:
+                    return  # closed while the last vendor was awaited: no one is sent to a closed incident
+                state.dispatched_vendor = vendor_id
+                await self._event(IncidentEventKind.VENDOR_DISPATCHED, vendor_id, actor=vendor_id,
+                                  notices=[Notice("emergency_dispatch", Party.VENDOR, vendor_id, vendor_id)])
+            await condition_or_deadline(
+                lambda vendor_id=vendor_id: state.acknowledged_by == vendor_id, workflow.now() + sla,
+                summary=f"{vendor_id} to acknowledge",
             )
-            if acknowledged:
-                if state.phase is IncidentPhase.REPORTED:
-                    state.phase = IncidentPhase.RESPONDING
-                await self._event(IncidentEventKind.VENDOR_ACKNOWLEDGED, vendor_id, actor=vendor_id)
-                return
-            await self._event(IncidentEventKind.DISPATCH_ESCALATED, vendor_id, actor=vendor_id,
-                              notices=[Notice("dispatch_escalated", Party.INSURER, key=vendor_id)])
-        state.dispatched_vendor = None
-        await self._event(IncidentEventKind.NO_PANEL_VENDOR, "none",
-                          notices=[Notice("no_panel_vendor_acknowledged", Party.INSURER)])
+            async with self._turn():
+                # In time, or while this waited for its turn: an acknowledgement accepted is kept.
+                if state.acknowledged_by == vendor_id:
+                    if state.phase is IncidentPhase.REPORTED:
+                        self._enter(IncidentPhase.RESPONDING)
+                    await self._event(IncidentEventKind.VENDOR_ACKNOWLEDGED, vendor_id, actor=vendor_id)
+                    return
+                state.dispatched_vendor = None  # a late acknowledgement is refused, not left waiting
+                await self._event(IncidentEventKind.DISPATCH_ESCALATED, vendor_id, actor=vendor_id,
+                                  notices=[Notice("dispatch_escalated", Party.INSURER, key=vendor_id)])
+        async with self._turn():
+            state.dispatched_vendor = None
+            await self._event(IncidentEventKind.NO_PANEL_VENDOR, "none",
+                              notices=[Notice("no_panel_vendor_acknowledged", Party.INSURER)])
 
     def _publish_grade(self) -> None:
         publish(
@@ -269,3 +304,18 @@ class IncidentWorkflow(IncidentResponseHandlers):
         await self.gateway.notify(
             kind, party, f"{self.input.incident_id}:{key}", recipient_id=recipient_id, incident_id=self.input.incident_id
         )
+
+
+def _failed(tasks: Sequence[asyncio.Task[None]]) -> BaseException | None:
+    """The first failure among the background tasks; a cancelled task is not a failure."""
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            return task.exception()
+    return None
+
+
+def _raise_failure(tasks: Sequence[asyncio.Task[None]]) -> None:
+    """Fail the run with it: a workflow error fails the incident, anything else its workflow task (retried)."""
+    failure = _failed(tasks)
+    if failure is not None:
+        raise failure

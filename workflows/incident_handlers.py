@@ -4,15 +4,23 @@ insured's filings and grading, evidence, forensics and closure.
 A base class of `IncidentWorkflow`, so the workflow module keeps to the response itself. Validators
 refuse what cannot be right now, by the workflow's clock; the progress signal, which cannot be
 refused, drops it with a logged reason and counts it.
+
+Handlers and the run's background work take turns (`_turn`): one lock, held around every await that
+changes the incident, so no message acts on a state another is halfway through changing. A message
+that waited for its turn checks again what its validator checked, and is refused if that no longer
+holds. Every change of phase goes through `_enter`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
-from workflows.patches import RESPONSE_TIMES_CHECKED
+from workflows.patches import MESSAGES_IN_TURN, RESPONSE_TIMES_CHECKED
 
 with workflow.unsafe.imports_passed_through():
     from activities.incident import IncidentActivities
@@ -53,13 +61,16 @@ class IncidentResponseHandlers:
     rules: IncidentRules
     state: IncidentState
     gateway: ActivityGateway
+    lock: asyncio.Lock
     _event: Callable[..., Awaitable[None]]
     _publish_grade: Callable[[], None]
     status: Callable[[], IncidentStatus]
 
     @workflow.update
     async def acknowledge_dispatch(self, ack: DispatchAcknowledgement) -> IncidentStatus:
-        self.state.acknowledged_by = ack.vendor_id
+        async with self._turn(self._validate_ack, ack):
+            self.state.acknowledged_by = ack.vendor_id
+        # The emergency response records the acknowledgement in its own turn: waited for outside ours.
         await workflow.wait_condition(lambda: self.state.phase is not IncidentPhase.REPORTED)
         return self.status()
 
@@ -72,6 +83,10 @@ class IncidentResponseHandlers:
 
     @workflow.signal
     async def post_progress(self, progress: VendorProgress) -> None:
+        async with self._turn():
+            await self._apply_progress(progress)
+
+    async def _apply_progress(self, progress: VendorProgress) -> None:
         state = self.state
         if progress.event_id in state.progress_event_ids or progress.vendor_id != state.acknowledged_by:
             return  # a resent event, or a vendor not on the case: applied once, by the responder only
@@ -86,8 +101,7 @@ class IncidentResponseHandlers:
             state.contained_at = progress.at
         if progress.kind is ProgressKind.RESTORED and state.restored_at is None:
             state.restored_at = progress.at
-            state.phase = IncidentPhase.RESTORED
-            show("Service restored: evidence, forensics and the closing report remain.")
+            self._enter(IncidentPhase.RESTORED, "Service restored: evidence, forensics and the closing report remain.")
         await self._event(kind, progress.event_id, actor=progress.vendor_id, note=progress.note)
 
     def _possible(self, progress: VendorProgress) -> bool:
@@ -104,13 +118,15 @@ class IncidentResponseHandlers:
 
     @workflow.update
     async def file_regulatory_report(self, filing: RegulatoryFiling) -> IncidentStatus:
-        self.state.filings = [*self.state.filings, filing]
-        kind = {
-            ReportKind.INITIAL: IncidentEventKind.REGULATORY_REPORT_FILED,
-            ReportKind.SUPPLEMENTARY: IncidentEventKind.SUPPLEMENTARY_REPORT_FILED,
-            ReportKind.CLOSING: IncidentEventKind.CLOSING_REPORT_FILED,
-        }[filing.kind]
-        await self._event(kind, f"{filing.kind.value}:{filing.reference}", channel=filing.channel, reference=filing.reference)
+        async with self._turn(self._validate_filing, filing):
+            self.state.filings = [*self.state.filings, filing]
+            kind = {
+                ReportKind.INITIAL: IncidentEventKind.REGULATORY_REPORT_FILED,
+                ReportKind.SUPPLEMENTARY: IncidentEventKind.SUPPLEMENTARY_REPORT_FILED,
+                ReportKind.CLOSING: IncidentEventKind.CLOSING_REPORT_FILED,
+            }[filing.kind]
+            await self._event(kind, f"{filing.kind.value}:{filing.reference}", channel=filing.channel,
+                              reference=filing.reference)
         return self.status()
 
     @file_regulatory_report.validator
@@ -128,12 +144,14 @@ class IncidentResponseHandlers:
 
     @workflow.update
     async def regrade(self, regrading: Regrading) -> IncidentStatus:
-        self.state.grade, self.state.category = regrading.grade, regrading.category
-        self._publish_grade()
-        await self._event(
-            IncidentEventKind.REGRADED, f"{regrading.grade.value}:{regrading.category.value}:{len(self.state.filings)}",
-            grade=regrading.grade.value, category=regrading.category.value,
-        )
+        async with self._turn(self._validate_regrade, regrading):
+            self.state.grade, self.state.category = regrading.grade, regrading.category
+            self._publish_grade()
+            await self._event(
+                IncidentEventKind.REGRADED,
+                f"{regrading.grade.value}:{regrading.category.value}:{len(self.state.filings)}",
+                grade=regrading.grade.value, category=regrading.category.value,
+            )
         return self.status()
 
     @regrade.validator
@@ -144,13 +162,14 @@ class IncidentResponseHandlers:
 
     @workflow.update
     async def register_evidence(self, submission: EvidenceSubmission) -> CustodyReceipt:
-        receipt = await self.gateway.call_refusable(
-            IncidentActivities.register_evidence,
-            RegisterEvidence(incident_id=self.input.incident_id, evidence=submission.evidence),
-            summary="register evidence",
-        )
-        if submission.evidence.evidence_id not in self.state.evidence_ids:
-            self.state.evidence_ids = [*self.state.evidence_ids, submission.evidence.evidence_id]
+        async with self._turn(self._validate_evidence, submission):
+            receipt = await self.gateway.call_refusable(
+                IncidentActivities.register_evidence,
+                RegisterEvidence(incident_id=self.input.incident_id, evidence=submission.evidence),
+                summary="register evidence",
+            )
+            if submission.evidence.evidence_id not in self.state.evidence_ids:
+                self.state.evidence_ids = [*self.state.evidence_ids, submission.evidence.evidence_id]
         return CustodyReceipt(evidence_id=receipt.evidence_id, custody_entries=receipt.custody_entries)
 
     @register_evidence.validator
@@ -160,14 +179,15 @@ class IncidentResponseHandlers:
 
     @workflow.update
     async def transfer_custody(self, transfer: CustodyTransfer) -> CustodyReceipt:
-        receipt = await self.gateway.call_refusable(
-            IncidentActivities.record_custody,
-            RecordCustody(
-                incident_id=self.input.incident_id, evidence_id=transfer.evidence_id, action=transfer.action,
-                by=transfer.by, at=transfer.at, note=transfer.note,
-            ),
-            summary="chain of custody",
-        )
+        async with self._turn(self._validate_transfer, transfer):
+            receipt = await self.gateway.call_refusable(
+                IncidentActivities.record_custody,
+                RecordCustody(
+                    incident_id=self.input.incident_id, evidence_id=transfer.evidence_id, action=transfer.action,
+                    by=transfer.by, at=transfer.at, note=transfer.note,
+                ),
+                summary="chain of custody",
+            )
         return CustodyReceipt(evidence_id=receipt.evidence_id, custody_entries=receipt.custody_entries)
 
     @transfer_custody.validator
@@ -178,12 +198,13 @@ class IncidentResponseHandlers:
 
     @workflow.update
     async def submit_forensics(self, report: ForensicsReport) -> IncidentStatus:
-        await self.gateway.call_refusable(
-            IncidentActivities.record_forensics,
-            RecordForensics(incident_id=self.input.incident_id, report=report, received_at=workflow.now()),
-            summary="record forensics report",
-        )
-        self.state.forensics = report
+        async with self._turn(self._validate_forensics, report):
+            await self.gateway.call_refusable(
+                IncidentActivities.record_forensics,
+                RecordForensics(incident_id=self.input.incident_id, report=report, received_at=workflow.now()),
+                summary="record forensics report",
+            )
+            self.state.forensics = report
         return self.status()
 
     @submit_forensics.validator
@@ -200,10 +221,10 @@ class IncidentResponseHandlers:
 
     @workflow.update
     async def close(self, closure: IncidentClosure) -> IncidentStatus:
-        await self._event(IncidentEventKind.CLOSED, "closed", reason=closure.reason)
-        self.state.closing_reason = closure.reason
-        self.state.phase = IncidentPhase.CLOSED
-        show("Closed.")
+        async with self._turn(self._validate_close, closure):
+            await self._event(IncidentEventKind.CLOSED, "closed", reason=closure.reason)
+            self.state.closing_reason = closure.reason
+            self._enter(IncidentPhase.CLOSED, "Closed.")
         return self.status()
 
     @close.validator
@@ -211,6 +232,34 @@ class IncidentResponseHandlers:
         state = self._open("closure")
         if state.grade.must_be_reported and not state.filed(ReportKind.CLOSING):
             raise ValueError("a reportable incident closes after its closing report is filed")
+
+    # -- Turns and phases --------------------------------------------------------------------------
+
+    def _taking_turns(self) -> bool:
+        """Histories recorded before MESSAGES_IN_TURN let handlers interleave; they replay that way."""
+        return workflow.patched(MESSAGES_IN_TURN)
+
+    @asynccontextmanager
+    async def _turn(self, recheck: Callable[..., None] | None = None, *message: object) -> AsyncIterator[bool]:
+        """Hold the incident's lock for a change that awaits; yields whether turns are taken. A message
+        accepted while another held the lock is checked again by its validator (`recheck`) first."""
+        if not self._taking_turns():
+            yield False
+            return
+        async with self.lock:
+            if recheck is not None:
+                try:
+                    recheck(*message)
+                except ValueError as err:
+                    raise ApplicationError(f"no longer accepted: {err}", type="changed_meanwhile",
+                                           non_retryable=True) from None
+            yield True
+
+    def _enter(self, phase: IncidentPhase, details: str | None = None) -> None:
+        """Every change of phase: the state, and what operators see the incident doing."""
+        self.state.phase = phase
+        if details:
+            show(details)
 
     def _open(self, what: str) -> IncidentState:
         if self.state.phase is IncidentPhase.CLOSED:

@@ -25,3 +25,13 @@ REOPEN_NEEDS_DETERMINATION = "reopen-needs-determination"
 # The qualification and pilot workflows moved onto the one notification activity;
 # qualification_mlps_before_one_notification_path.json keeps replaying the old activities.
 ONE_NOTIFICATION_PATH = "one-notification-path"
+# Incident, qualification and pilot deadline: handlers and background work take turns under one lock,
+# a message rechecks what its validator checked once it has its turn, and the incident's run ends its
+# background tasks itself (a failure in one fails the run). incident_ransomware*.json,
+# qualification_mlps*.json and pilot_deadline.json keep replaying with handlers interleaving.
+MESSAGES_IN_TURN = "messages-in-turn"
+# The claim's messages take turns under its one lock: a subrogation too, every message waits until the
+# claim is recorded, and each asks the claim's process again when its turn comes. Subrogations in claim
+# histories recorded before it stay outside the lock; claim_ransomware.json and claim_reopened*.json
+# never reach a place where the new code parts from the old, and replay either way.
+CLAIM_MESSAGES_IN_TURN = "claim-messages-in-turn"

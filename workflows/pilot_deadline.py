@@ -1,20 +1,27 @@
-"""One pilot programme report deadline (DOMAIN.md §9): reminders ahead of it, overdue after it,
+"""One pilot programme report deadline (docs/domain.md, "The pilot programme"): reminders ahead of it, overdue after it,
 closed when the report is filed.
 
     tracked → reminders (30, 7, 1 days before, 09:00 Beijing) → due (end of the day) → overdue
     → filed (on time or late) → done
+
+The run and the filing take turns under one lock: each records the deadline's whole state, so a
+reminder's record taken before a filing must not land after it.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 from domain.boundaries import Instant
 from workflows.lifetime import until_quiet
-from workflows.patches import ONE_NOTIFICATION_PATH
+from workflows.patches import MESSAGES_IN_TURN, ONE_NOTIFICATION_PATH
 
 with workflow.unsafe.imports_passed_through():
     from activities.pilot import PilotActivities, PilotNotice, RecordPilotDeadline, pilot_notification
@@ -64,10 +71,12 @@ class PilotDeadlineWorkflow:
         self.overdue = False
         self.filed_at: datetime | None = None
         self.filed_reference: str | None = None
+        self.lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, input: PilotDeadlineInput) -> PilotDeadlineStatus:
-        await self._record()
+        async with self._turn():
+            await self._record()
         filed = lambda: self.filed_at is not None
         for days, day in reminder_dates(self.deadline, input.reminder_days):
             at = datetime.combine(day, time(9), tzinfo=CHINA_STANDARD_TIME)
@@ -77,23 +86,29 @@ class PilotDeadlineWorkflow:
                  f"next reminder {days} days before.")
             if await condition_or_deadline(filed, at, summary=f"reminder {days} days before"):
                 break
-            self.reminders_sent += 1
-            await self._notify("pilot_report_reminder", str(days), days_before=days)
-            await self._record()
+            async with self._turn() as taking_turns:
+                if taking_turns and filed():
+                    break  # filed while the reminder waited for its turn
+                self.reminders_sent += 1
+                await self._notify("pilot_report_reminder", str(days), days_before=days)
+                await self._record()
         due = datetime.combine(self.deadline.due + timedelta(days=1), time(0), tzinfo=CHINA_STANDARD_TIME)
         if not await condition_or_deadline(filed, due, summary="report due"):
-            self.overdue = True
-            show(f"The {self.deadline.kind.value} for {self.deadline.programme.value} is OVERDUE.")
-            await self._notify("pilot_report_overdue", "overdue")
-            await self._record()
+            async with self._turn() as taking_turns:
+                if not (taking_turns and filed()):
+                    self.overdue = True
+                    show(f"The {self.deadline.kind.value} for {self.deadline.programme.value} is OVERDUE.")
+                    await self._notify("pilot_report_overdue", "overdue")
+                    await self._record()
             await condition_or_deadline(filed, due + LATE_FILING_WINDOW, summary="late filing window")
         await until_quiet(self.gateway)
         return self.status()
 
     @workflow.update
     async def file_report(self, filing: ReportFiled) -> PilotDeadlineStatus:
-        self.filed_at, self.filed_reference = workflow.now(), filing.reference
-        await self._record()
+        async with self._turn(filing):
+            self.filed_at, self.filed_reference = workflow.now(), filing.reference
+            await self._record()
         return self.status()
 
     @file_report.validator
@@ -107,6 +122,22 @@ class PilotDeadlineWorkflow:
             deadline=self.deadline, reminders_sent=self.reminders_sent, overdue=self.overdue,
             filed_at=self.filed_at, filed_reference=self.filed_reference,
         )
+
+    @asynccontextmanager
+    async def _turn(self, filing: ReportFiled | None = None) -> AsyncIterator[bool]:
+        """Hold the deadline's lock; yields whether turns are taken (histories recorded before
+        MESSAGES_IN_TURN replay without). A filing that waited for its turn is checked again."""
+        if not workflow.patched(MESSAGES_IN_TURN):
+            yield False
+            return
+        async with self.lock:
+            if filing is not None:
+                try:
+                    self._validate_filing(filing)
+                except ValueError as err:
+                    raise ApplicationError(f"no longer accepted: {err}", type="changed_meanwhile",
+                                           non_retryable=True) from None
+            yield True
 
     async def _record(self) -> None:
         """Bookkeeping: a state the database refuses is logged, and the deadline is kept regardless."""

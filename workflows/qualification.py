@@ -1,4 +1,4 @@
-"""The qualification workflow: one per provider application on the open platform (DOMAIN.md §8).
+"""The qualification workflow: one per provider application on the open platform (docs/domain.md, "Platform qualification by insurance").
 
     applied → platform contact (1 working day) and decision → intent form to the insurer
     → insurer contact (3 working days) → underwriting and binding (the policy workflow)
@@ -9,6 +9,7 @@ The MLPS certificate path skips the insurer: the certificate is verified instead
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -63,6 +64,7 @@ class QualificationWorkflow(QualificationHandlers):
         self.rules = input.rules
         self.state = input.state or QualificationState()
         self.gateway = ActivityGateway(input.qualification_id)
+        self.lock = asyncio.Lock()
 
     @workflow.run
     async def run(self, input: QualificationWorkflowInput) -> QualificationStatus:
@@ -79,17 +81,18 @@ class QualificationWorkflow(QualificationHandlers):
     async def _apply(self) -> None:
         state = self.state
         state.applied_at = workflow.now()
-        recorded = await self.gateway.attempt(
-            QualificationActivities.record_qualification,
-            RecordQualification(qualification_id=self.input.qualification_id, application=self.application,
-                                at=workflow.now()),
-            summary="record the application",
-        )
-        if isinstance(recorded, Refused):  # nothing to qualify without it: the run fails once, saying why
-            raise recorded.error("application refused: ")
-        self._publish()
-        await self._event(QualificationEventKind.APPLIED, "applied", proof_path=self.application.proof_path.value)
-        await self._notify("qualification_applied", Party.PLATFORM)
+        async with self._turn():  # a withdrawal sent while the application is recorded waits for it
+            recorded = await self.gateway.attempt(
+                QualificationActivities.record_qualification,
+                RecordQualification(qualification_id=self.input.qualification_id, application=self.application,
+                                    at=workflow.now()),
+                summary="record the application",
+            )
+            if isinstance(recorded, Refused):  # nothing to qualify without it: the run fails once, saying why
+                raise recorded.error("application refused: ")
+            self._publish()
+            await self._event(QualificationEventKind.APPLIED, "applied", proof_path=self.application.proof_path.value)
+            await self._notify("qualification_applied", Party.PLATFORM)
 
     async def _platform_review(self) -> bool:
         state = self.state
@@ -117,7 +120,9 @@ class QualificationWorkflow(QualificationHandlers):
             summary="issue the intent form (意向单)",
         )
         if isinstance(form, Refused):
-            await self._reject(f"the intent form could not be issued: {form.reason}")
+            async with self._turn() as taking_turns:
+                if not (taking_turns and state.phase.is_terminal):  # not if withdrawn meanwhile
+                    await self._reject(f"the intent form could not be issued: {form.reason}")
             return
         state.intent_id = form.intent_id
         await self._event(QualificationEventKind.INTENT_FORM_SENT, "intent", intent_id=form.intent_id)
@@ -151,16 +156,22 @@ class QualificationWorkflow(QualificationHandlers):
         stopped = lambda: done() or self.state.phase.is_terminal
         lead = timedelta(minutes=self.rules.reminder_lead_minutes)
         if not await condition_or_deadline(stopped, due.due - lead, summary=f"{who} contact reminder"):
-            due.reminded = True
-            await self._event(kinds[0], f"{who}-reminded")
-            await self._notify(f"{who}_contact_reminder", reminded, recipient_id=recipient_id)
+            async with self._turn() as taking_turns:
+                if taking_turns and stopped():
+                    return
+                due.reminded = True
+                await self._event(kinds[0], f"{who}-reminded")
+                await self._notify(f"{who}_contact_reminder", reminded, recipient_id=recipient_id)
         if not await condition_or_deadline(stopped, due.due, summary=f"{who} contact due"):
-            due.escalated = True
-            show(f"The {who}'s contact is OVERDUE: escalated.")
-            await self._event(kinds[1], f"{who}-escalated")
-            for party in escalate_to:
-                await self._notify(f"{who}_contact_overdue", party,
-                                   recipient_id=recipient_id if party is Party.INSURER else None)
+            async with self._turn() as taking_turns:
+                if taking_turns and stopped():
+                    return
+                due.escalated = True
+                show(f"The {who}'s contact is OVERDUE: escalated.")
+                await self._event(kinds[1], f"{who}-escalated")
+                for party in escalate_to:
+                    await self._notify(f"{who}_contact_overdue", party,
+                                       recipient_id=recipient_id if party is Party.INSURER else None)
 
     # -- Proofs, qualification, rechecks, renewal, suspension ---------------------------------------
 
@@ -199,45 +210,53 @@ class QualificationWorkflow(QualificationHandlers):
                 state.recheck_requested = False
                 await self._recheck()
             return
-        now = workflow.now()
-        if now >= until:
-            await self._suspend("the proof expired; submit the renewed policy's proofs", kind="expired")
-            return
-        for days, at in reminders:
-            if at <= now:
-                state.reminders_sent = [*state.reminders_sent, f"{until.date()}:{days}"]
-                await self._event(QualificationEventKind.RENEWAL_REMINDED, f"renewal-{until.date()}-{days}", days=days)
-                await self._notify("qualification_renewal_reminder", Party.PROVIDER, key=f"{until.date()}:{days}",
-                                   days_before_expiry=days)
+        async with self._turn() as taking_turns:
+            if taking_turns and changed():
+                return  # proofs, a withdrawal or a recheck came first: look again
+            now = workflow.now()
+            if now >= until:
+                await self._suspend("the proof expired; submit the renewed policy's proofs", kind="expired")
+                return
+            for days, at in reminders:
+                if at <= now:
+                    state.reminders_sent = [*state.reminders_sent, f"{until.date()}:{days}"]
+                    await self._event(QualificationEventKind.RENEWAL_REMINDED, f"renewal-{until.date()}-{days}",
+                                      days=days)
+                    await self._notify("qualification_renewal_reminder", Party.PROVIDER,
+                                       key=f"{until.date()}:{days}", days_before_expiry=days)
         if state.policy_number and now >= next_check:
             await self._recheck()
 
     async def _recheck(self) -> None:
+        """The check itself runs outside any turn (it may wait on the database); its verdict takes one."""
         state = self.state
-        if state.policy_number is None:
+        checked = state.policy_number
+        if checked is None:
             return  # qualified by an MLPS certificate: there is no policy to check
         result = await self.gateway.attempt(
             QualificationActivities.recheck_policy,
             RecheckPolicy(qualification_id=self.input.qualification_id, application=self.application,
-                          policy_number=state.policy_number, rules=self.rules, at=workflow.now()),
+                          policy_number=checked, rules=self.rules, at=workflow.now()),
             summary="recheck the qualifying policy",
         )
         if isinstance(result, Refused):
             return  # not checked this time (logged); the qualification stands until a check says otherwise
-        if not result.passed and state.phase is QualificationPhase.QUALIFIED:
-            await self._suspend("; ".join(p.message for p in result.problems), kind="policy")
+        async with self._turn() as taking_turns:
+            if taking_turns and state.policy_number != checked:
+                return  # qualified meanwhile on other proofs: this verdict is about a policy no longer relied on
+            if not result.passed and state.phase is QualificationPhase.QUALIFIED:
+                await self._suspend("; ".join(p.message for p in result.problems), kind="policy")
+
+    # Phase changes of the run's own; the caller holds the turn.
 
     async def _reject(self, reason: str) -> None:
-        state = self.state
-        state.phase, state.closing_reason = QualificationPhase.REJECTED, reason
-        self._publish()
+        self._enter(QualificationPhase.REJECTED, closing_reason=reason)
         await self._event(QualificationEventKind.REJECTED, "rejected", reason=reason)
         await self._notify("qualification_rejected", Party.PROVIDER)
 
     async def _suspend(self, reason: str, *, kind: str) -> None:
         state = self.state
-        state.phase, state.suspended_reason = QualificationPhase.SUSPENDED, reason
-        self._publish()
+        self._enter(QualificationPhase.SUSPENDED, suspended_reason=reason)
         await self._event(QualificationEventKind.SUSPENDED, f"suspended-{state.qualified_times}-{kind}", reason=reason)
         await self._notify("qualification_suspended", Party.PROVIDER, key=str(state.qualified_times))
         await self._notify("qualification_suspended", Party.PLATFORM, key=str(state.qualified_times))
@@ -245,11 +264,10 @@ class QualificationWorkflow(QualificationHandlers):
     async def _qualify(self, verification: Verification, *, policy_number: str | None, policy_id: str | None) -> None:
         state = self.state
         assert verification.valid_until is not None
-        state.phase, state.suspended_reason = QualificationPhase.QUALIFIED, None
         state.policy_number, state.policy_id = policy_number, policy_id
         state.qualified_until, state.last_problems = verification.valid_until, []
         state.qualified_times += 1
-        self._publish()
+        self._enter(QualificationPhase.QUALIFIED)
         await self._event(QualificationEventKind.QUALIFIED, f"qualified-{state.qualified_times}",
                           valid_until=verification.valid_until.isoformat())
         await self._notify("qualified", Party.PROVIDER, key=str(state.qualified_times))

@@ -4,13 +4,23 @@ the provider's proofs, withdrawal, and word that the qualifying policy changed.
 A base class of `QualificationWorkflow`, so the workflow module keeps to the qualification's course.
 Proofs are checked and recorded within `gateway.REQUEST_WAIT`; what the database refuses fails the
 update that brought it, never the workflow.
+
+Handlers and the run take turns (`_turn`): one lock, held around every await that changes the
+qualification. A message that waited for its turn checks again what its validator checked, and is
+refused if that no longer holds (proofs that arrive as the provider withdraws). Every change of phase
+goes through `_enter`, which publishes it to the operators' search attribute.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+from workflows.patches import MESSAGES_IN_TURN
 
 with workflow.unsafe.imports_passed_through():
     from activities.qualification import QualificationActivities
@@ -50,6 +60,7 @@ class QualificationHandlers:
     rules: QualificationRules
     state: QualificationState
     gateway: ActivityGateway
+    lock: asyncio.Lock
     _event: Callable[..., Awaitable[None]]
     _notify: Callable[..., Awaitable[None]]
     _qualify: Callable[..., Awaitable[None]]
@@ -58,9 +69,10 @@ class QualificationHandlers:
 
     @workflow.update
     async def platform_contacted(self, contact: PlatformContact) -> QualificationStatus:
-        assert self.state.platform_contact is not None
-        self.state.platform_contact.done_at = workflow.now()
-        await self._event(QualificationEventKind.PLATFORM_CONTACTED, "platform-contacted", actor=contact.operator_id)
+        async with self._turn(self._validate_platform_contact, contact):
+            assert self.state.platform_contact is not None
+            self.state.platform_contact.done_at = workflow.now()
+            await self._event(QualificationEventKind.PLATFORM_CONTACTED, "platform-contacted", actor=contact.operator_id)
         return self.status()
 
     @platform_contacted.validator
@@ -73,17 +85,20 @@ class QualificationHandlers:
 
     @workflow.update
     async def platform_decide(self, decision: PlatformDecision) -> QualificationStatus:
-        state = self.state
-        state.platform_decision_reason = decision.reason
-        if decision.approve:
-            state.phase = (QualificationPhase.INSURER_CONTACT if self.application.proof_path is ProofPath.CYBER_LIABILITY_POLICY
-                           else QualificationPhase.AWAITING_PROOFS)
-            await self._event(QualificationEventKind.APPROVED, "approved", actor=decision.operator_id)
-        else:
-            state.phase, state.closing_reason = QualificationPhase.REJECTED, decision.reason
-            await self._event(QualificationEventKind.REJECTED, "rejected", actor=decision.operator_id)
-            await self._notify("qualification_rejected", Party.PROVIDER)
-        self._publish()
+        async with self._turn(self._validate_platform_decision, decision) as taking_turns:
+            state = self.state
+            state.platform_decision_reason = decision.reason
+            # Histories from before MESSAGES_IN_TURN published the decision after recording it.
+            if decision.approve:
+                self._enter(QualificationPhase.INSURER_CONTACT if self.application.proof_path is ProofPath.CYBER_LIABILITY_POLICY
+                            else QualificationPhase.AWAITING_PROOFS, publish=taking_turns)
+                await self._event(QualificationEventKind.APPROVED, "approved", actor=decision.operator_id)
+            else:
+                self._enter(QualificationPhase.REJECTED, closing_reason=decision.reason, publish=taking_turns)
+                await self._event(QualificationEventKind.REJECTED, "rejected", actor=decision.operator_id)
+                await self._notify("qualification_rejected", Party.PROVIDER)
+            if not taking_turns:
+                self._publish()
         return self.status()
 
     @platform_decide.validator
@@ -95,12 +110,12 @@ class QualificationHandlers:
 
     @workflow.update
     async def insurer_contacted(self, contact: InsurerContact) -> QualificationStatus:
-        state = self.state
-        assert state.insurer_contact is not None
-        state.insurer_contact.done_at = workflow.now()
-        state.phase = QualificationPhase.AWAITING_PROOFS
-        self._publish()
-        await self._event(QualificationEventKind.INSURER_CONTACTED, "insurer-contacted", actor=contact.insurer_id)
+        async with self._turn(self._validate_insurer_contact, contact):
+            state = self.state
+            assert state.insurer_contact is not None
+            state.insurer_contact.done_at = workflow.now()
+            self._enter(QualificationPhase.AWAITING_PROOFS)
+            await self._event(QualificationEventKind.INSURER_CONTACTED, "insurer-contacted", actor=contact.insurer_id)
         return self.status()
 
     @insurer_contacted.validator
@@ -113,19 +128,20 @@ class QualificationHandlers:
 
     @workflow.update
     async def submit_policy_proofs(self, submission: PolicyProofSubmission) -> QualificationStatus:
-        state = self.state
-        state.submissions += 1
-        checked = await self.gateway.call_refusable(
-            QualificationActivities.check_policy_proofs,
-            CheckPolicyProofs(
-                qualification_id=self.input.qualification_id, submission=state.submissions,
-                application=self.application, proofs=submission.proofs, rules=self.rules, at=workflow.now(),
-                qualified_until=state.qualified_until if state.phase is QualificationPhase.QUALIFIED else None,
-            ),
-            summary=f"verify proofs {state.submissions} against the bound policy",
-        )
-        await self._after_verification(checked.verification, policy_number=submission.proofs.policy_number,
-                                       policy_id=checked.policy_id)
+        async with self._turn(self._validate_policy_proofs, submission):
+            state = self.state
+            state.submissions += 1
+            checked = await self.gateway.call_refusable(
+                QualificationActivities.check_policy_proofs,
+                CheckPolicyProofs(
+                    qualification_id=self.input.qualification_id, submission=state.submissions,
+                    application=self.application, proofs=submission.proofs, rules=self.rules, at=workflow.now(),
+                    qualified_until=state.qualified_until if state.phase is QualificationPhase.QUALIFIED else None,
+                ),
+                summary=f"verify proofs {state.submissions} against the bound policy",
+            )
+            await self._after_verification(checked.verification, policy_number=submission.proofs.policy_number,
+                                           policy_id=checked.policy_id)
         return self.status()
 
     @submit_policy_proofs.validator
@@ -134,16 +150,17 @@ class QualificationHandlers:
 
     @workflow.update
     async def submit_mlps_certificate(self, submission: CertificateSubmission) -> QualificationStatus:
-        state = self.state
-        state.submissions += 1
-        verification = verify_mlps_certificate(submission.certificate, workflow.now(), self.rules)
-        await self.gateway.call_refusable(
-            QualificationActivities.record_certificate,
-            RecordCertificate(qualification_id=self.input.qualification_id, submission=state.submissions,
-                              certificate=submission.certificate, verification=verification, at=workflow.now()),
-            summary=f"record certificate {state.submissions}",
-        )
-        await self._after_verification(verification, policy_number=None, policy_id=None)
+        async with self._turn(self._validate_certificate, submission):
+            state = self.state
+            state.submissions += 1
+            verification = verify_mlps_certificate(submission.certificate, workflow.now(), self.rules)
+            await self.gateway.call_refusable(
+                QualificationActivities.record_certificate,
+                RecordCertificate(qualification_id=self.input.qualification_id, submission=state.submissions,
+                                  certificate=submission.certificate, verification=verification, at=workflow.now()),
+                summary=f"record certificate {state.submissions}",
+            )
+            await self._after_verification(verification, policy_number=None, policy_id=None)
         return self.status()
 
     @submit_mlps_certificate.validator
@@ -165,9 +182,9 @@ class QualificationHandlers:
 
     @workflow.update
     async def withdraw(self, withdrawal: Withdrawal) -> QualificationStatus:
-        self.state.phase, self.state.closing_reason = QualificationPhase.WITHDRAWN, withdrawal.reason
-        self._publish()
-        await self._event(QualificationEventKind.WITHDRAWN, "withdrawn", actor=self.application.provider_id)
+        async with self._turn(self._validate_withdrawal, withdrawal):
+            self._enter(QualificationPhase.WITHDRAWN, closing_reason=withdrawal.reason)
+            await self._event(QualificationEventKind.WITHDRAWN, "withdrawn", actor=self.application.provider_id)
         return self.status()
 
     @withdraw.validator
@@ -179,6 +196,39 @@ class QualificationHandlers:
     def policy_changed(self) -> None:
         """Someone knows the qualifying policy changed (cancelled, renewed): check it now."""
         self.state.recheck_requested = True
+
+    # -- Turns and phases --------------------------------------------------------------------------
+
+    def _taking_turns(self) -> bool:
+        """Histories recorded before MESSAGES_IN_TURN let handlers interleave; they replay that way."""
+        return workflow.patched(MESSAGES_IN_TURN)
+
+    @asynccontextmanager
+    async def _turn(self, recheck: Callable[..., None] | None = None, *message: object) -> AsyncIterator[bool]:
+        """Hold the qualification's lock for a change that awaits; yields whether turns are taken. A
+        message accepted while another held the lock is checked again by its validator first."""
+        if not self._taking_turns():
+            yield False
+            return
+        async with self.lock:
+            if recheck is not None:
+                try:
+                    recheck(*message)
+                except ValueError as err:
+                    raise ApplicationError(f"no longer accepted: {err}", type="changed_meanwhile",
+                                           non_retryable=True) from None
+            yield True
+
+    def _enter(self, phase: QualificationPhase, *, closing_reason: str | None = None,
+               suspended_reason: str | None = None, publish: bool = True) -> None:
+        """Every change of phase: the state, its reasons, and the operators' search attribute."""
+        state = self.state
+        state.phase = phase
+        if phase.is_terminal:
+            state.closing_reason = closing_reason
+        state.suspended_reason = suspended_reason if phase is QualificationPhase.SUSPENDED else None
+        if publish:
+            self._publish()
 
     # -- Plumbing ----------------------------------------------------------------------------------
 
