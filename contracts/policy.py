@@ -59,6 +59,19 @@ class UnderwritingCase(BaseModel):
         return self.accepted and not self.outstanding_remediations()
 
 
+class DroppedFindings(_Message):
+    """Findings a signal brought that the policy did not take: how many, from whom, and why."""
+
+    at: Instant
+    vendor_id: str
+    count: int
+    reason: str
+
+
+# Notices of dropped findings kept in the state and shown in the status; older ones are counted only.
+DROPPED_NOTICES_KEPT = 20
+
+
 class PolicyState(BaseModel):
     """Everything the workflow knows, carried whole through continue-as-new.
 
@@ -75,6 +88,7 @@ class PolicyState(BaseModel):
     pending_findings: list[ReceivedFinding] = Field(default_factory=list)
     pending_batches: list[ReceivedBatch] = Field(default_factory=list)
     findings_ignored: int = 0
+    dropped_findings: list[DroppedFindings] = Field(default_factory=list, description="the latest, newest last")
     endorsement_ids: list[str] = Field(default_factory=list, max_length=1000)
     ledgers: dict[int, TermLedger] = Field(default_factory=dict, description="limits per policy period")
     runoff_ends: Instant | None = None
@@ -90,6 +104,12 @@ class PolicyState(BaseModel):
     @property
     def findings_waiting(self) -> int:
         return len(self.pending_findings) + sum(batch.findings for batch in self.pending_batches)
+
+    def drop_findings(self, notice: DroppedFindings) -> None:
+        """Signals cannot be refused: what one brings and the policy does not take is counted, and the
+        latest notices say why, so that the sender can see it in the status."""
+        self.findings_ignored += notice.count
+        self.dropped_findings = [*self.dropped_findings, notice][-DROPPED_NOTICES_KEPT:]
 
     def status(self, policy_id: str) -> PolicyStatus:
         """What the status query shows: the bound term, or the case being underwritten."""
@@ -111,6 +131,7 @@ class PolicyState(BaseModel):
             findings=self.findings,
             pending_findings=self.findings_waiting,
             findings_ignored=self.findings_ignored,
+            dropped_findings=self.dropped_findings,
             endorsements=len(self.endorsement_ids),
             closing_reason=self.closing_reason,
             runs=self.runs,
@@ -259,6 +280,7 @@ class PolicyStatus(_Message):
     findings: FindingSummary
     pending_findings: int
     findings_ignored: int
+    dropped_findings: list[DroppedFindings] = Field(default_factory=list, description="why findings were not taken")
     endorsements: int
     closing_reason: str | None
     runs: int

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.loss_statement import LossStatement
     from domain.money import Money
     from domain.policy import BoundPolicy
+    from workflows.underwriting import refusal
 
 
 class ClaimsLedger:
@@ -48,7 +49,7 @@ class ClaimsLedger:
 
     def check(self, term_number: int) -> None:
         if term_number not in self.state.ledgers:
-            raise ValueError(f"term {term_number} of this policy has no limits to claim against")
+            raise refusal("no_limits", f"term {term_number} of this policy has no limits to claim against", lasting=True)
 
     def reserve(self, request: ReserveLimits) -> LossStatement:
         ledger = self.state.ledgers[request.term_number]

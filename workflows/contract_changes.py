@@ -1,12 +1,16 @@
-"""Mid-term changes to a bound policy: endorsements (limit changes) and cancellation."""
+"""Mid-term changes to a bound policy: endorsements (limit changes) and cancellation.
+
+Priced from the bound policy and the premium charged that the policy workflow hands in, and recorded;
+the workflow applies what a change makes of its state (workflows/in_cover_handlers.py) under its one
+lock, so each change is priced from what the one before it left.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Awaitable, Callable
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
@@ -15,88 +19,82 @@ with workflow.unsafe.imports_passed_through():
         CancellationRequest,
         EndorsementReceipt,
         EndorsementRequest,
-        PolicyState,
     )
     from contracts.policy_activities import RecordCancellation, RecordEndorsement
     from domain.coverage import Industry
     from domain.errors import DomainRuleError
-    from domain.policy import EndorsementPremium, PolicyPhase, endorsement_premium, pro_rata_return_premium
+    from domain.money import Money
+    from domain.policy import BoundPolicy, EndorsementPremium, endorsement_premium, pro_rata_return_premium
     from domain.rules import RatingRules
     from workflows.gateway import ActivityGateway
+    from workflows.underwriting import refusal
+
+
+@dataclass(frozen=True)
+class Endorsed:
+    """A recorded endorsement: the policy and the premium charged as they stand after it."""
+
+    policy: BoundPolicy
+    premium_charged: Money
+    receipt: EndorsementReceipt
 
 
 class ContractChanges:
-    def __init__(
-        self,
-        *,
-        state: PolicyState,
-        industry: Industry,
-        rating: RatingRules,
-        gateway: ActivityGateway,
-        close: Callable[[PolicyPhase, str], Awaitable[None]],
-    ) -> None:
-        self.state = state
+    def __init__(self, *, industry: Industry, rating: RatingRules, gateway: ActivityGateway) -> None:
         self.industry = industry
         self.rating = rating
         self.gateway = gateway
-        self.close = close
 
-    def check_endorsement(self, request: EndorsementRequest) -> None:
-        """Validator side: refuse a repeated or impossible endorsement before it is accepted."""
-        if request.request_id in self.state.endorsement_ids:
-            raise ValueError(f"endorsement {request.request_id} has already been applied")
-        try:
-            self._premium(request, workflow.now())
-        except DomainRuleError as err:
-            raise ValueError(str(err)) from None
+    def check_endorsement(self, policy: BoundPolicy, applied: list[str], request: EndorsementRequest) -> None:
+        """Refuse a repeated or impossible endorsement before anything is recorded."""
+        if request.request_id in applied:
+            raise refusal("already_applied", f"endorsement {request.request_id} has already been applied", lasting=True)
+        self._premium(policy, request, workflow.now())
 
-    async def endorse(self, request: EndorsementRequest) -> EndorsementReceipt:
-        state = self.state
-        policy, charged = state.policy, state.premium_charged
-        assert policy is not None and charged is not None
+    async def endorse(self, policy: BoundPolicy, charged: Money, request: EndorsementRequest) -> Endorsed:
         now = workflow.now()
-        premium = self._premium(request, now)
+        premium = self._premium(policy, request, now)
         previous = policy.schedule.terms_for(request.head)
         assert previous is not None
-        # Taken before the write, so that the same request sent again meanwhile is refused as a repeat.
-        state.endorsement_ids.append(request.request_id)
-        try:
-            await self.gateway.call_refusable(
-                PolicyActivities.record_endorsement,
-                RecordEndorsement(
-                    policy_id=self.gateway.policy_id, policy_number=policy.policy_number, term_number=policy.term_number,
-                    request_id=request.request_id, head=request.head, previous_sublimit=previous.sublimit,
-                    new_sublimit=request.new_sublimit, additional_premium=premium.additional_premium,
-                    return_premium=premium.return_premium, effective_at=now,
-                ),
-                summary=f"endorse {request.head.value}",
-            )
-        except ApplicationError:
-            state.endorsement_ids.remove(request.request_id)  # refused: not applied, so it may come again
-            raise
-        state.policy = policy.model_copy(
-            update={"schedule": policy.schedule.with_head_limit(request.head, request.new_sublimit)}
+        await self.gateway.call_refusable(
+            PolicyActivities.record_endorsement,
+            RecordEndorsement(
+                policy_id=self.gateway.policy_id, policy_number=policy.policy_number, term_number=policy.term_number,
+                request_id=request.request_id, head=request.head, previous_sublimit=previous.sublimit,
+                new_sublimit=request.new_sublimit, additional_premium=premium.additional_premium,
+                return_premium=premium.return_premium, effective_at=now,
+            ),
+            summary=f"endorse {request.head.value}",
         )
         new_charge = charged.fen + premium.additional_premium.fen - premium.return_premium.fen
-        state.premium_charged = charged.model_copy(update={"fen": new_charge})
-        return EndorsementReceipt(
-            request_id=request.request_id, head=request.head, new_sublimit=request.new_sublimit,
-            additional_premium=premium.additional_premium, return_premium=premium.return_premium,
+        return Endorsed(
+            policy=policy.model_copy(
+                update={"schedule": policy.schedule.with_head_limit(request.head, request.new_sublimit)}
+            ),
+            premium_charged=charged.model_copy(update={"fen": new_charge}),
+            receipt=EndorsementReceipt(
+                request_id=request.request_id, head=request.head, new_sublimit=request.new_sublimit,
+                additional_premium=premium.additional_premium, return_premium=premium.return_premium,
+            ),
         )
 
-    def _premium(self, request: EndorsementRequest, at: datetime) -> EndorsementPremium:
-        assert self.state.policy is not None
-        return endorsement_premium(
-            policy=self.state.policy, head=request.head, new_sublimit=request.new_sublimit,
-            industry=self.industry, rules=self.rating, effective_at=at,
-        )
+    def _premium(self, policy: BoundPolicy, request: EndorsementRequest, at: datetime) -> EndorsementPremium:
+        try:
+            return endorsement_premium(
+                policy=policy, head=request.head, new_sublimit=request.new_sublimit,
+                industry=self.industry, rules=self.rating, effective_at=at,
+            )
+        except DomainRuleError as err:
+            raise refusal(err.code, err.message, lasting=True) from None
 
-    async def cancel(self, request: CancellationRequest) -> CancellationReceipt:
-        """Cancellation by either party, with the unexpired premium returned pro rata."""
-        policy, charged = self.state.policy, self.state.premium_charged
-        assert policy is not None and charged is not None
+    async def cancel(self, policy: BoundPolicy, charged: Money, request: CancellationRequest) -> CancellationReceipt:
+        """Cancellation by either party, recorded with the unexpired premium returned pro rata; the
+        workflow then closes the policy."""
         now = workflow.now()
-        returned = pro_rata_return_premium(charged, policy, now)
+        try:
+            returned = pro_rata_return_premium(charged, policy, now)
+        except DomainRuleError as err:
+            raise refusal(err.code, err.message, lasting=True) from None
         await self.gateway.call_refusable(
             PolicyActivities.record_cancellation,
             RecordCancellation(
@@ -105,5 +103,5 @@ class ContractChanges:
             ),
             summary=f"cancelled by {request.cancelled_by.value}",
         )
-        await self.close(PolicyPhase.CANCELLED, f"cancelled by the {request.cancelled_by.value}: {request.reason}")
         return CancellationReceipt(effective_at=now, return_premium=returned)
+

@@ -1,9 +1,12 @@
 """保中监测 and 防灾减损: the vendor's findings in, remediation deadlines kept, the score moved.
 
 Finding detail lives in PostgreSQL; the workflow keeps the summary the database returns. Every
-database call on findings holds one lock, so summaries are applied in the order they were made. No
-call holds it for ever: findings the database refuses are set apart and counted as ignored, a
-resolution waits at most `gateway.REQUEST_WAIT`, and the lock is released on every path.
+database call on findings holds the policy's one lock (given by the workflow, which owns it), so
+summaries are applied in the order they were made and no endorsement or cancellation runs between a
+call and the summary it returns. The run's writes take the lock here, one round trip at a time; the
+update handlers take it themselves before they call `resolve` or `verify`. No call holds it for ever:
+findings the database refuses are set apart and said why (`dropped_findings`), a resolution waits at
+most `gateway.REQUEST_WAIT`, and the lock is released on every path.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from contracts.incident_activities import IncidentReport
     from contracts.parties import Party
     from contracts.policy import (
+        DroppedFindings,
         FindingResolutionReceipt,
         FindingResolutionRequest,
         FixVerification,
@@ -66,12 +70,13 @@ class TermMonitoring:
         rules: PolicyRules,
         gateway: ActivityGateway,
         policy_id: str,
+        lock: asyncio.Lock,
     ) -> None:
         self.state = state
         self.rules = rules
         self.gateway = gateway
         self.policy_id = policy_id
-        self.lock = asyncio.Lock()
+        self.lock = lock
 
     def accept(self, batch: MonitoringBatch) -> None:
         """Signal path: buffer only. Deduplication by vendor event id happens in the database. A finding
@@ -79,9 +84,12 @@ class TermMonitoring:
         received_at = workflow.now()
         possible = [f for f in batch.findings if not_in_future(f.observed_at, received_at) is None]
         if len(possible) < len(batch.findings):
-            self.state.findings_ignored += len(batch.findings) - len(possible)
-            workflow.logger.warning("findings dropped: observed in the future", extra={
-                "dropped": len(batch.findings) - len(possible)})
+            dropped = len(batch.findings) - len(possible)
+            self.state.drop_findings(DroppedFindings(
+                at=received_at, vendor_id=batch.vendor_id, count=dropped,
+                reason="observed after the moment they were received (beyond the allowed clock skew)",
+            ))
+            workflow.logger.warning("findings dropped: observed in the future", extra={"dropped": dropped})
         self.state.pending_findings.extend(
             ReceivedFinding(finding=finding, received_at=received_at) for finding in possible
         )
@@ -138,7 +146,10 @@ class TermMonitoring:
             return [intake]
         if len(part) == 1:
             ignored = part[0].findings if isinstance(part[0], ReceivedBatch) else 1
-            self.state.findings_ignored += ignored
+            self.state.drop_findings(DroppedFindings(
+                at=workflow.now(), vendor_id=self.state.monitoring_vendor_id or "", count=ignored,
+                reason=f"the database refused them ({intake.type})",
+            ))
             workflow.logger.warning("findings dropped: the database refused them", extra={
                 "ignored": ignored, "failure_type": intake.type})
             return []
@@ -163,37 +174,37 @@ class TermMonitoring:
             workflow.logger.info("findings went overdue", extra={"newly_overdue": result.newly_overdue})
 
     async def resolve(self, request: FindingResolutionRequest) -> FindingResolutionReceipt:
-        async with self.lock:
-            changed = await self.gateway.call_refusable(
-                PolicyActivities.resolve_finding,
-                ResolveFinding(
-                    policy_id=self.gateway.policy_id,
-                    term_number=self.state.term_number,
-                    vendor_event_id=request.vendor_event_id,
-                    resolution=request.resolution,
-                    note=request.note,
-                    at=workflow.now(),
-                ),
-                summary=f"resolve finding as {request.resolution.value}",
-            )
-            self._apply(changed.summary, changed.next_due_at)
+        """Called by the update handler, which holds the lock."""
+        changed = await self.gateway.call_refusable(
+            PolicyActivities.resolve_finding,
+            ResolveFinding(
+                policy_id=self.gateway.policy_id,
+                term_number=self.state.term_number,
+                vendor_event_id=request.vendor_event_id,
+                resolution=request.resolution,
+                note=request.note,
+                at=workflow.now(),
+            ),
+            summary=f"resolve finding as {request.resolution.value}",
+        )
+        self._apply(changed.summary, changed.next_due_at)
         return _receipt(changed)
 
     async def verify(self, verification: FixVerification) -> FindingResolutionReceipt:
-        async with self.lock:
-            changed = await self.gateway.call_refusable(
-                PolicyActivities.verify_fix,
-                VerifyFix(
-                    policy_id=self.gateway.policy_id,
-                    term_number=self.state.term_number,
-                    vendor_event_id=verification.vendor_event_id,
-                    vendor_id=verification.vendor_id,
-                    fix_confirmed=verification.fix_confirmed,
-                    at=workflow.now(),
-                ),
-                summary="vendor verifies fix",
-            )
-            self._apply(changed.summary, changed.next_due_at)
+        """Called by the update handler, which holds the lock."""
+        changed = await self.gateway.call_refusable(
+            PolicyActivities.verify_fix,
+            VerifyFix(
+                policy_id=self.gateway.policy_id,
+                term_number=self.state.term_number,
+                vendor_event_id=verification.vendor_event_id,
+                vendor_id=verification.vendor_id,
+                fix_confirmed=verification.fix_confirmed,
+                at=workflow.now(),
+            ),
+            summary="vendor verifies fix",
+        )
+        self._apply(changed.summary, changed.next_due_at)
         return _receipt(changed)
 
     async def escalate(self, escalation: Escalation) -> None:

@@ -2,13 +2,21 @@
 
     application → 保前评估 assessment → 核保 underwriting → quote → 承保 binding
     → 保中监测 monitoring and 防灾减损 remediation, term after term → 续保 renewal or lapse.
+
+The workflow owns the policy's state (`PolicyState`) and one lock over it. Whoever reads the state,
+awaits, and then writes from what it read holds the lock across the await: every update handler that
+awaits an activity, and the run's own steps that do (binding, closing, findings written and swept).
+The helpers are handed the state (or, for contract changes, the policy and premium they price) and
+the same lock; none keeps a lock of its own. Handlers that wait for the run (an acceptance waiting to
+be bound) never hold the lock while they wait. Every phase change goes through `_enter_phase`; the
+renewal's underwriting runs as a task the run keeps and whose failure fails the run's task.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from temporalio import workflow
 
@@ -66,13 +74,14 @@ class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
         self.gateway = ActivityGateway(input.policy_id)
         self.refusals: dict[str, Refused] = {}
         self.signals_this_run = 0
+        self.lock = asyncio.Lock()
+        self.renewal: asyncio.Task[bool] | None = None
         self.monitoring = TermMonitoring(
-            state=self.state, rules=self.rules, gateway=self.gateway, policy_id=input.policy_id
+            state=self.state, rules=self.rules, gateway=self.gateway, policy_id=input.policy_id, lock=self.lock
         )
         self.ledger = ClaimsLedger(self.state, timedelta(minutes=self.rules.process.claims_runoff_minutes))
         self.changes = ContractChanges(
-            state=self.state, industry=input.application.organisation.industry, rating=self.rules.rating,
-            gateway=self.gateway, close=self._close,
+            industry=input.application.organisation.industry, rating=self.rules.rating, gateway=self.gateway
         )
 
     @workflow.run
@@ -120,7 +129,8 @@ class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
         if ready and await self._bind(case):
             return
         failed = PolicyPhase.QUOTE_EXPIRED if case.quote is not None and not ready else PolicyPhase.DECLINED
-        await self._close(failed, case.outcome_reason)
+        async with self.lock:
+            await self._close(failed, case.outcome_reason)
 
     def _underwriting(
         self, case: UnderwritingCase, *, history: Callable[[], TermHistory] | None, quote_deadline: datetime | None
@@ -140,6 +150,10 @@ class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
     async def _bind(self, case: UnderwritingCase) -> bool:
         """承保: the policy (or its next term) is bound from the accepted quote. False, with the case's
         outcome saying why, when the database refuses the binding."""
+        async with self.lock:
+            return await self._bind_term(case)
+
+    async def _bind_term(self, case: UnderwritingCase) -> bool:
         assert case.quote is not None
         previous = self.state.policy
         term_start = case.term_start or workflow.now()
@@ -176,30 +190,32 @@ class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
         policy = state.policy
         assert policy is not None
         renewal_opens = policy.term_end - timedelta(minutes=self.rules.process.renewal_window_minutes)
-        renewal = self._start_renewal() if state.phase is PolicyPhase.RENEWING else None
+        self.renewal = self._start_renewal() if state.phase is PolicyPhase.RENEWING else None
         while state.phase.is_covered:
-            if renewal is not None and renewal.done() and renewal.exception() is not None:
-                raise renewal.exception()  # type: ignore[misc]
+            self._surface_renewal_failure()
             now = workflow.now()
             if now >= policy.term_end:
                 break
-            if renewal is None and now >= renewal_opens:
-                await self._record_phase(PolicyPhase.RENEWING)
-                renewal = self._start_renewal()
+            if self.renewal is None and now >= renewal_opens:
+                async with self.lock:
+                    await self._record_phase(PolicyPhase.RENEWING)
+                self.renewal = self._start_renewal()
             if state.next_finding_due_at is not None and now >= state.next_finding_due_at:
                 await self.monitoring.sweep()
                 continue
             if self._history_full():
                 await self._continue_as_new()
-            wake_times = [policy.term_end, state.next_finding_due_at, None if renewal else renewal_opens]
+            wake_times = [policy.term_end, state.next_finding_due_at, None if self.renewal else renewal_opens]
             await condition_or_deadline(
                 lambda: bool(state.pending_findings or state.pending_batches)
                 or not state.phase.is_covered
-                or self._history_full(),
+                or self._history_full()
+                or self._renewal_failed(),
                 min(t for t in wake_times if t is not None),
                 summary="next remediation deadline, renewal or term end",
             )
             await self.monitoring.write_pending()
+            self._show_details()  # findings the database refused are among those dropped
         if state.phase.is_covered:
             await self._end_term()
 
@@ -221,16 +237,28 @@ class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
         underwriting = self._underwriting(state.case, history=term_history, quote_deadline=state.policy.term_end)
         return asyncio.create_task(underwriting.run())
 
+    def _renewal_failed(self) -> bool:
+        task = self.renewal
+        return task is not None and task.done() and not task.cancelled() and task.exception() is not None
+
+    def _surface_renewal_failure(self) -> None:
+        """A renewal that raised fails the run's task with its error, to be seen and fixed, never lost."""
+        if self._renewal_failed():
+            assert self.renewal is not None
+            raise self.renewal.exception()  # type: ignore[misc]
+
     async def _end_term(self) -> None:
         """续保 at the term's end: bind the renewal and continue as new, or lapse."""
         state = self.state
         await workflow.wait_condition(lambda: self.gateway.in_flight == 0)
+        self._surface_renewal_failure()
         state.terms_completed += 1
         case = state.case
         if case is not None and case.ready_to_bind and await self._bind(case):
             await self._continue_as_new()
         reason = (case.outcome_reason if case else None) or "renewal not completed before the term ended"
-        await self._close(PolicyPhase.EXPIRED, reason)
+        async with self.lock:
+            await self._close(PolicyPhase.EXPIRED, reason)
 
     async def _claims_run_off(self) -> None:
         """An ended policy still answers its claims, until they settle and the run-off period is over."""
@@ -243,10 +271,11 @@ class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
             return workflow.now() >= ends and not self.ledger.has_open_claims()
 
         while not finished():
+            self._surface_renewal_failure()  # a renewal left waiting when the term ended may still fail
             if self._history_full():
                 await self._continue_as_new()
             await condition_or_deadline(
-                lambda: finished() or self._history_full(),
+                lambda: finished() or self._history_full() or self._renewal_failed(),
                 ends if workflow.now() < ends else None,
                 summary="claims run-off",
             )
@@ -254,6 +283,7 @@ class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
     # -- Phase bookkeeping and continue-as-new ---------------------------------------------------
 
     def _enter_phase(self, phase: PolicyPhase) -> None:
+        """The one place the phase changes; it publishes the phase for the operator's views."""
         self.state.phase = phase
         state = self.state
         published = [search_attributes.POLICY_PHASE.value_set(phase.value)]
@@ -262,7 +292,19 @@ class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
         if state.risk_score is not None:
             published.append(search_attributes.RISK_SCORE.value_set(state.risk_score))
         publish(*published)
-        show(PHASE_DETAILS[phase].format(term=state.term_number))
+        self._show_details()
+
+    def _show_details(self) -> None:
+        """The UI's current details: the phase in words, and the latest findings the policy dropped."""
+        state = self.state
+        details = PHASE_DETAILS[state.phase].format(term=state.term_number)
+        if state.dropped_findings:
+            last = state.dropped_findings[-1]
+            details += (
+                f" Findings dropped: {state.findings_ignored} in all; the latest {last.count} from {last.vendor_id}"
+                f" at {last.at:%Y-%m-%d %H:%M} UTC because {last.reason}."
+            )
+        show(details)
 
     async def _record_phase(self, phase: PolicyPhase, reason: str | None = None) -> None:
         self._enter_phase(phase)
@@ -276,6 +318,7 @@ class PolicyWorkflow(PreCoverHandlers, InCoverHandlers):
         )
 
     async def _close(self, phase: PolicyPhase, reason: str | None) -> None:
+        """Called with the lock held: by the run, or by the cancellation handler."""
         self.state.closing_reason = reason
         await self._record_phase(phase, reason)
         await self.gateway.notify(phase.value, Party.INSURED, f"{self.state.term_number}")

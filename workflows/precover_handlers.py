@@ -3,12 +3,18 @@
 A base class of `PolicyWorkflow`, so the workflow module keeps to the phases themselves. An update
 that leaves a document in the case's inbox waits for the run to take it, or to refuse it (`refusals`,
 when the database cannot record it): then the update fails with the reason and the inbox is open again.
+An acceptance sent while the case is still being rated waits for the quote rather than being refused.
+
+They change the case without an await between reading and writing it, so they do not take the policy's
+lock; and they never hold it while waiting for the run, which takes it to bind (workflows/policy.py).
+A refusal says whether sending again can ever succeed (`refusal`, workflows/underwriting.py).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from contracts.policy import (
@@ -29,7 +35,12 @@ with workflow.unsafe.imports_passed_through():
         check_assessment,
         check_prebind_verification,
         check_referral_decision,
+        rating_under_way,
+        refusal,
     )
+
+# How long an acceptance sent while the case is still being rated waits for the quote (workflow time).
+QUOTE_WAIT = timedelta(seconds=60)
 
 
 class PreCoverHandlers:
@@ -48,7 +59,7 @@ class PreCoverHandlers:
         if "assessment" in self.refusals:
             raise self.refusals.pop("assessment").error("assessment refused: ")
         if case.automatic is None:
-            raise ApplicationError(f"assessment not used: {case.outcome_reason}", type="assessment_not_used")
+            raise refusal("assessment_not_used", f"assessment not used: {case.outcome_reason}", lasting=True)
         return AssessmentReceipt(
             term_number=case.term_number, risk_score=case.automatic.risk_score, decision=case.automatic.decision
         )
@@ -77,6 +88,9 @@ class PreCoverHandlers:
     async def accept_quote(self, acceptance: QuoteAcceptance) -> QuoteAcceptanceReceipt:
         case = self.state.case
         assert case is not None
+        if case.quote is None:
+            await self._await_quote(case)
+        check_acceptance(case, acceptance, workflow.now())
         case.accepted = True
         if self.state.policy is None and case.ready_to_bind:
             # Answer once bound, so the parties may act on the policy as soon as they hear back.
@@ -87,6 +101,21 @@ class PreCoverHandlers:
             outstanding_remediations=case.outstanding_remediations(),
             policy_number=policy.policy_number if policy and policy.term_number == case.term_number else None,
         )
+
+    async def _await_quote(self, case: UnderwritingCase) -> None:
+        """An acceptance sent while the case is being rated waits for the quote, at most QUOTE_WAIT; a
+        decline or a referral ends the wait, and the acceptance is then refused saying which."""
+        try:
+            await workflow.wait_condition(
+                lambda: not rating_under_way(case), timeout=QUOTE_WAIT, timeout_summary="quote for an acceptance"
+            )
+        except TimeoutError:
+            raise refusal(
+                "no_quote_yet", f"no quote was issued within {QUOTE_WAIT}; nothing is lost by accepting again",
+                lasting=False,
+            ) from None
+        if case.quote is None and case.outcome_reason is not None:
+            raise refusal("not_quoted", f"no quote will be issued: {case.outcome_reason}", lasting=True)
 
     @accept_quote.validator
     def _validate_acceptance(self, acceptance: QuoteAcceptance) -> None:
@@ -104,7 +133,11 @@ class PreCoverHandlers:
         check_prebind_verification(self._open_case("a remediation verification"), verified)
 
     def _open_case(self, what: str) -> UnderwritingCase:
-        case = self.state.case
-        if self.state.phase.is_terminal or case is None or case.outcome_reason is not None:
-            raise ValueError(f"the policy is {self.state.phase.value}; {what} is not expected now")
+        """The case a pre-cover message is for. Refused for good once the policy or the case has ended;
+        in force between renewals, a renewal case will open later."""
+        case, phase = self.state.case, self.state.phase
+        if phase.is_terminal or case is None or case.outcome_reason is not None:
+            lasting = phase.is_terminal or case is not None
+            reason = f": {case.outcome_reason}" if case is not None and case.outcome_reason else ""
+            raise refusal("not_expected_now", f"the policy is {phase.value}{reason}; {what} is not expected now", lasting=lasting)
         return case

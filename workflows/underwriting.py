@@ -9,11 +9,12 @@ case's own that cannot be recorded ends the case with that reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from pydantic import ValidationError
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.failures import describe_validation_error
@@ -303,39 +304,76 @@ class TermUnderwriting:
 # -- What the parties may send, and when (update validators: they refuse, they never change) --------
 
 
+def refusal(code: str, message: str, *, lasting: bool) -> ApplicationError:
+    """A message refused: `lasting` when sending it again can never succeed (a wrong id, a closed case),
+    so it is not marked retryable; otherwise it may succeed once the policy has moved on."""
+    return ApplicationError(message, type=code, non_retryable=lasting)
+
+
+def rating_under_way(case: UnderwritingCase) -> bool:
+    """The assessment is in and the case still open: a quote, a decline or a referral is coming."""
+    has_report = case.assessment is not None or case.assessment_inbox is not None
+    return has_report and case.quote is None and case.outcome_reason is None and not awaits_underwriter(case)
+
+
+def awaits_underwriter(case: UnderwritingCase) -> bool:
+    return case.automatic is not None and case.automatic.decision is Decision.REFER and case.final is None
+
+
 def check_assessment(case: UnderwritingCase, submission: AssessmentSubmission) -> None:
     if case.assessment is not None or case.assessment_inbox is not None:
-        raise ValueError(f"the assessment for term {case.term_number} has already been submitted")
+        raise refusal(
+            "already_submitted", f"the assessment for term {case.term_number} has already been submitted", lasting=True
+        )
     if submission.report.vendor_id != case.vendor_id:
-        raise ValueError(f"vendor {submission.report.vendor_id} is not the assigned assessing vendor")
+        raise refusal(
+            "not_assigned_vendor", f"vendor {submission.report.vendor_id} is not the assigned assessing vendor",
+            lasting=True,
+        )
 
 
 def check_referral_decision(case: UnderwritingCase, decision: UnderwriterDecision) -> None:
-    if case.automatic is None or case.automatic.decision is not Decision.REFER:
-        raise ValueError("there is no referral waiting for an underwriter")
+    if case.automatic is None:
+        raise refusal("no_referral_yet", "there is no referral waiting for an underwriter yet", lasting=False)
+    if case.automatic.decision is not Decision.REFER:
+        raise refusal("no_referral", "there is no referral waiting for an underwriter", lasting=True)
     if case.final is not None or case.referral_inbox is not None:
-        raise ValueError("the referral has already been decided")
+        raise refusal("already_decided", "the referral has already been decided", lasting=True)
     if decision.decision is Decision.REFER:
-        raise ValueError("an underwriter decides accept or decline, not refer")
+        raise refusal("invalid_decision", "an underwriter decides accept or decline, not refer", lasting=True)
     if decision.premium_override is not None and decision.premium_override.fen <= 0:
-        raise ValueError("a premium override must be above zero")
+        raise refusal("invalid_premium", "a premium override must be above zero", lasting=True)
 
 
 def check_acceptance(case: UnderwritingCase, acceptance: QuoteAcceptance, now: datetime) -> None:
+    """With no quote yet: refused only when none is under way (see `rating_under_way`), for the
+    acceptance of a quote being rated waits for it."""
     if case.quote is None:
-        raise ValueError("no quote has been issued yet")
+        if rating_under_way(case):
+            return
+        if awaits_underwriter(case):
+            raise refusal(
+                "referred", "no quote yet: the case is referred to an underwriter, and the quote follows the decision",
+                lasting=False,
+            )
+        raise refusal("no_quote_yet", "no quote has been issued yet: the assessment is not in", lasting=False)
     if acceptance.quote_id != case.quote.quote_id:
-        raise ValueError(f"unknown quote {acceptance.quote_id}; the current quote is {case.quote.quote_id}")
+        raise refusal(
+            "unknown_quote", f"unknown quote {acceptance.quote_id}; the current quote is {case.quote.quote_id}",
+            lasting=True,
+        )
     if case.accepted:
-        raise ValueError(f"quote {acceptance.quote_id} has already been accepted")
+        raise refusal("already_accepted", f"quote {acceptance.quote_id} has already been accepted", lasting=True)
     if now >= case.quote.expires_at:
-        raise ValueError(f"quote {acceptance.quote_id} expired at {case.quote.expires_at.isoformat()}")
+        raise refusal(
+            "quote_expired", f"quote {acceptance.quote_id} expired at {case.quote.expires_at.isoformat()}", lasting=True
+        )
 
 
 def check_prebind_verification(case: UnderwritingCase, verified: PrebindRemediationVerified) -> None:
     if case.quote is None:
-        raise ValueError("no quote, so no binding conditions yet")
+        raise refusal("no_quote_yet", "no quote, so no binding conditions yet", lasting=False)
     if verified.vendor_id != case.vendor_id:
-        raise ValueError(f"vendor {verified.vendor_id} is not the assessing vendor")
+        raise refusal("not_assigned_vendor", f"vendor {verified.vendor_id} is not the assessing vendor", lasting=True)
     if verified.code not in case.outstanding_remediations():
-        raise ValueError(f"{verified.code} is not an outstanding binding condition")
+        raise refusal("not_outstanding", f"{verified.code} is not an outstanding binding condition", lasting=True)

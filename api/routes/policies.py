@@ -214,7 +214,8 @@ async def report_findings(body: FindingsBatch, call: VendorBulkCall) -> JSONResp
     """Grouped per policy and stored in PostgreSQL, 5,000 findings to a stored batch; each policy then
     gets one signal naming its batches, so intake is bound neither by one Temporal signal per finding
     nor by payload sizes. A policy you are not assigned to fails the whole batch with 404 before
-    anything is stored. Each vendor event id applies once, so a retry is safe."""
+    anything is stored, and so, with 409, does a policy that would drop the findings: one not in
+    force, or monitored by another vendor. Each vendor event id applies once, so a retry is safe."""
     groups: dict[str, list[PolicyFinding]] = defaultdict(list)
     for finding in body.findings:
         groups[finding.policy_id].append(finding)
@@ -238,6 +239,7 @@ async def report_findings(body: FindingsBatch, call: VendorBulkCall) -> JSONResp
         return DeliveredGroup(policy_id=policy_id, findings=stored.total, signals=1)
 
     async def action() -> FindingsAccepted:
+        await _refuse_what_would_be_dropped(call, vendor_id, sorted(groups))
         batches = {policy_id: _batches(policy_id, vendor_id, findings) for policy_id, findings in groups.items()}
         async with UnitOfWork(call.services.sessions) as uow:
             await uow.finding_batches.store([batch for group in batches.values() for batch in group])
@@ -257,6 +259,35 @@ async def report_findings(body: FindingsBatch, call: VendorBulkCall) -> JSONResp
         )
 
     return await call.replayable(action, status_code=status.HTTP_202_ACCEPTED)
+
+
+async def _refuse_what_would_be_dropped(call: Call, vendor_id: str, policy_ids: list[str]) -> None:
+    """A policy takes findings only in force and from the vendor monitoring it; it drops any other batch
+    (a signal cannot be refused). Asked first, so that such a batch is refused here, naming the policy
+    and why, and nothing is stored. A term that ends between the question and the signal still drops
+    them: the policy's status then says so (`dropped_findings`)."""
+    parallel = asyncio.Semaphore(PARALLEL_SIGNALS)
+
+    async def status_of(policy_id: str) -> PolicyStatus:
+        async with parallel:
+            return await temporal_calls.query(
+                call.temporal, policy_workflow_id(policy_id), "status", PolicyStatus, what=f"policy {policy_id}"
+            )
+
+    for policy_id, current in zip(policy_ids, await asyncio.gather(*(status_of(p) for p in policy_ids))):
+        if not current.phase.is_covered:
+            raise Problem(
+                409, "refused",
+                f"policy {policy_id} refused this: it is {current.phase.value}, not in force, and takes findings "
+                "only in cover; nothing was stored",
+                reason="not_in_force",
+            )
+        if current.vendor_id != vendor_id:
+            raise Problem(
+                409, "refused",
+                f"policy {policy_id} refused this: it is monitored by another vendor; nothing was stored",
+                reason="not_monitoring_vendor",
+            )
 
 
 def _batches(policy_id: str, vendor_id: str, findings: list[PolicyFinding]) -> list[IncomingBatch]:
