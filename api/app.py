@@ -1,4 +1,5 @@
-"""The HTTP API: one FastAPI app for insureds, security vendors and insurers. OpenAPI at /docs."""
+"""The HTTP API: one FastAPI app for insureds, security vendors and insurers. OpenAPI at /docs and
+/redoc, served with their assets from the API itself (api/docs_assets.py), so they work offline."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import openapi
+from api import docs_assets, openapi
 from api.context import MAX_BULK_BODY_BYTES, Services
 from api.problems import install as install_problem_handlers
 from api.problems import problem_response
@@ -140,6 +141,8 @@ def create_app(services: Services | None = None, *, connect=None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # docs_assets serves both pages over local assets
+        redoc_url=None,
     )
     install_problem_handlers(app)
     for module in (policies, incidents, claims, qualifications, timelines, endpoints, events):
@@ -169,6 +172,7 @@ def create_app(services: Services | None = None, *, connect=None) -> FastAPI:
         return Response(metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
 
     openapi.install(app)
+    docs_assets.install(app)
     app.add_middleware(WallClock)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     app.add_middleware(RequestLog, metrics=metrics)

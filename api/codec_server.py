@@ -5,11 +5,20 @@ segment, `/{namespace}/decode`, for the CLI's endpoint templating) take and retu
 `{"payloads": [...]}`, each payload in protobuf JSON. The UI calls from the browser, so the UI's
 origin is allowed by CORS, with credentials.
 
-Only an operator may see decrypted payloads. Two ways to prove it, both carrying the operator token:
+Only an operator may see decrypted payloads. Three ways to prove it:
 - `Authorization: Bearer <token>`: the Temporal CLI (`--codec-auth` / TEMPORAL_CODEC_AUTH);
-- a session cookie, set by signing in at `/` with the token: the Temporal UI, with "Include
-  cross-origin credentials" ticked in its codec server settings. The dev UI has no login of its own
-  and sends no access token to a plain-http endpoint, so the cookie is its way in.
+- a session cookie, set by signing in at `/` with the token: the Temporal UI in production, whose
+  codec settings include credentials (TEMPORAL_CODEC_INCLUDE_CREDENTIALS=true in deploy/). The
+  sign-in page takes `?next=<a page of the UI>` and goes back there once signed in, so a link
+  through `/?next=…` is the operator's first click;
+- on the dev stack only (`trusted_ui_origins`), a call that the dev UI's own page makes from this
+  machine. The dev server's UI has no login and its codec settings cannot include credentials (the
+  Temporal CLI's `start-dev` sets only the endpoint), so the browser sends neither cookie nor token;
+  what it does send, and a web page cannot forge, is `Origin`. Such a call is trusted only when all
+  of these hold: the server listens on loopback, the peer is loopback, `Host` names loopback (no
+  DNS-rebound name), and `Origin` is the dev UI's. Anyone who can already run programs on the
+  developer's machine could make that call too; that is the trade the dev stack makes for a UI
+  that decodes from the first click, and why production never turns it on.
 
 Errors are problem documents; a malformed body or a payload that cannot be decrypted is a 4xx.
 """
@@ -19,12 +28,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Collection
 from html import escape
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 
@@ -40,15 +50,17 @@ log = get_logger(__name__)
 MAX_BODY_BYTES = 16 * 1024 * 1024
 SESSION_COOKIE = "cyberins_codec_session"
 SESSION_SECONDS = 8 * 3600
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _SIGN_IN_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>cyberins codec server</title></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
 <h1>cyberins codec server</h1><p>{message}</p>
-<form method="post" action="session"><label>Operator token
+<form method="post" action="session"><input type="hidden" name="next" value="{next}"><label>Operator token
 <input type="password" name="token" autocomplete="off" size="50"></label>
 <button type="submit">Sign in</button></form>
-<p>Then, in the Temporal UI's codec server settings: use your browser's setting,
-endpoint <code>{endpoint}</code>, and tick "Include cross-origin credentials".</p></body></html>"""
+<p>A Temporal UI deployed with TEMPORAL_CODEC_INCLUDE_CREDENTIALS=true then decrypts in this browser.
+Another UI needs, in its codec server settings: your browser's setting, endpoint <code>{endpoint}</code>,
+and "Include cross-origin credentials" ticked.</p></body></html>"""
 
 
 def _session_value(token: str) -> str:
@@ -56,13 +68,33 @@ def _session_value(token: str) -> str:
     return hmac.new(token.encode(), b"cyberins codec session", hashlib.sha256).hexdigest()
 
 
+def _host_name(netloc: str) -> str:
+    """`localhost:8301` -> `localhost`, `[::1]:8301` -> `[::1]`."""
+    return netloc.rsplit(":", 1)[0] if not netloc.endswith("]") else netloc
+
+
+def loopback_origins(origins: Collection[str]) -> list[str]:
+    """The origins among `origins` that name this machine over plain loopback."""
+    return [origin for origin in origins if _host_name(urlsplit(origin).netloc).lower() in LOOPBACK_HOSTS]
+
+
 class _Operator:
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, trusted_ui_origins: Collection[str] = ()) -> None:
         if not token:
             raise ValueError("the codec server needs an operator token")
         self._bearer = f"Bearer {token}".encode()
         self._token = token.encode()
         self.session = _session_value(token).encode()
+        self._trusted_ui_origins = frozenset(loopback_origins(trusted_ui_origins))
+        if len(self._trusted_ui_origins) != len(set(trusted_ui_origins)):
+            raise ValueError("only a UI on loopback may be trusted by its origin")
+
+    def _from_the_local_ui(self, request: Request) -> bool:
+        if not self._trusted_ui_origins or request.headers.get("origin") not in self._trusted_ui_origins:
+            return False
+        peer = request.client.host if request.client else ""
+        host = _host_name(request.headers.get("host", "")).lower()
+        return peer in LOOPBACK_HOSTS and host in LOOPBACK_HOSTS
 
     def token_matches(self, offered: str) -> bool:
         return hmac.compare_digest(offered.encode(), self._token)
@@ -73,6 +105,8 @@ class _Operator:
             return
         cookie = request.cookies.get(SESSION_COOKIE)
         if cookie is not None and hmac.compare_digest(cookie.encode(), self.session):
+            return
+        if self._from_the_local_ui(request):
             return
         raise Problem(
             401,
@@ -113,9 +147,16 @@ def _answer(payloads: list) -> JSONResponse:
 
 
 def create_codec_app(
-    codec: AesGcmPayloadCodec, token: str, allowed_origins: list[str], endpoint: str = ""
+    codec: AesGcmPayloadCodec,
+    token: str,
+    allowed_origins: list[str],
+    endpoint: str = "",
+    *,
+    trusted_ui_origins: Collection[str] = (),
 ) -> FastAPI:
-    operator = _Operator(token)
+    """`trusted_ui_origins`: the dev stack's UI, whose calls from loopback need no token (see above);
+    empty everywhere else."""
+    operator = _Operator(token, trusted_ui_origins)
     app = FastAPI(title="cyberins codec server", docs_url=None, redoc_url=None, openapi_url=None)
     install_problem_handlers(app)
     app.add_middleware(
@@ -160,13 +201,20 @@ def create_codec_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    def page(message: str, status: int = 200) -> HTMLResponse:
-        return HTMLResponse(_SIGN_IN_PAGE.format(message=escape(message), endpoint=escape(endpoint)), status)
+    def back_to_ui(next_page: str) -> str:
+        """`next_page` when it is a page of an allowed UI origin; otherwise nothing (no open redirect)."""
+        parts = urlsplit(next_page)
+        return next_page if f"{parts.scheme}://{parts.netloc}" in allowed_origins else ""
+
+    def page(message: str, status: int = 200, next_page: str = "") -> HTMLResponse:
+        html = _SIGN_IN_PAGE.format(message=escape(message), endpoint=escape(endpoint), next=escape(next_page))
+        return HTMLResponse(html, status)
 
     @app.get("/", include_in_schema=False)
-    async def sign_in_page() -> HTMLResponse:
+    async def sign_in_page(next_page: str = Query("", alias="next")) -> HTMLResponse:
         return page(
-            "Sign in with the operator token to let the Temporal UI in this browser decrypt payloads."
+            "Sign in with the operator token to let the Temporal UI in this browser decrypt payloads.",
+            next_page=back_to_ui(next_page),
         )
 
     @app.post("/session", include_in_schema=False)
@@ -176,10 +224,14 @@ def create_codec_app(
         except (UnicodeDecodeError, ValueError):
             form = {}
         offered = (form.get("token") or [""])[0].strip()
+        next_page = back_to_ui((form.get("next") or [""])[0])
         if not offered or not operator.token_matches(offered):
             log.warning("codec_sign_in_refused")
-            return page("That is not the operator token.", 401)
-        response = page("Signed in: the Temporal UI in this browser can now decrypt payloads for 8 hours.")
+            return page("That is not the operator token.", 401, next_page)
+        response: HTMLResponse | RedirectResponse = (
+            RedirectResponse(next_page, 303) if next_page
+            else page("Signed in: the Temporal UI in this browser can now decrypt payloads for 8 hours.")
+        )
         response.set_cookie(
             SESSION_COOKIE,
             operator.session.decode(),
@@ -193,6 +245,17 @@ def create_codec_app(
     return app
 
 
-def codec_app(settings: Settings, codec: AesGcmPayloadCodec, token: str) -> FastAPI:
-    """The codec server as `cyberins codec-server` and the dev stack run it."""
-    return create_codec_app(codec, token, settings.codec_origins, endpoint=settings.codec_endpoint)
+def codec_app(
+    settings: Settings, codec: AesGcmPayloadCodec, token: str, *, trust_local_ui: bool = False
+) -> FastAPI:
+    """The codec server as `cyberins codec-server` runs it, and as the dev stack runs it with
+    `trust_local_ui`: then the dev UI's own calls decode, if the server listens on loopback only."""
+    trusted: list[str] = []
+    if trust_local_ui:
+        if settings.codec_host in LOOPBACK_HOSTS:
+            trusted = loopback_origins(settings.codec_origins)
+        else:
+            log.warning("codec_local_ui_not_trusted", reason="the codec server listens beyond loopback")
+    return create_codec_app(
+        codec, token, settings.codec_origins, endpoint=settings.codec_endpoint, trusted_ui_origins=trusted
+    )

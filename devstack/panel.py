@@ -1,25 +1,40 @@
-"""The panel `cyberins dev` prints once everything answers: what runs where."""
+"""What `cyberins dev` prints once everything answers: a panel of what runs where, then the lines an
+operator copies (commands, and Temporal UI links for the questions an operator asks first).
+
+The copyable lines are printed below the panel, each on one line that Rich never breaks: a terminal
+may show a long line folded, but copying it gives the whole command or link.
+"""
 
 from __future__ import annotations
 
 import shlex
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
+from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from api.codec_server import LOOPBACK_HOSTS
 from devstack.postgres import EmbeddedPostgres
 from devstack.protection import DataProtection
 from devstack.supervision import RestartPolicy
 from devstack.temporal import TemporalDevServer
 from settings import LOCAL_HOST, Settings, project_root
+from workflows import search_attributes as attributes
 
 DEFAULT_TEMPORAL_PORT = 7233
 DEFAULT_UI_PORT = 8233
 DEFAULT_API_PORT = 8300
 DEFAULT_PG_PORT = 55432
 EXAMPLE_APPLICATION = "examples/application.json"
+# The shortest contact service level (the platform's, one working day): a qualification still
+# waiting for a contact and started longer ago than this is at or past its service level. The time
+# is fixed when the panel prints, since the qualification workflow publishes no overdue flag to ask for.
+CONTACT_SERVICE_LEVEL = timedelta(days=1)
+RUNNING = 'ExecutionStatus = "Running"'
 
 
 def _stack_env(settings: Settings, server: TemporalDevServer) -> list[str]:
@@ -58,6 +73,36 @@ def temporal_cli_codec_env(protection: DataProtection) -> str:
     return f'export TEMPORAL_CODEC_ENDPOINT={protection.endpoint} TEMPORAL_CODEC_AUTH="Bearer {token}"'
 
 
+def operator_questions(now: datetime) -> list[tuple[str, str]]:
+    """The questions an operator asks first, each as a Temporal visibility query over the search
+    attributes the workflows publish (workflows/search_attributes.py)."""
+    waiting_since = (now - CONTACT_SERVICE_LEVEL).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [
+        ("Reports to the authorities overdue", f"{attributes.REPORT_OVERDUE.name} = true AND {RUNNING}"),
+        ("Claims waiting for approval", f'{attributes.CLAIM_PHASE.name} = "in_review" AND {RUNNING}'),
+        ("Referrals waiting for an underwriter", f'{attributes.POLICY_PHASE.name} = "referred" AND {RUNNING}'),
+        (
+            "Qualifications past their contact service level",
+            (
+                f'{attributes.QUALIFICATION_PHASE.name} IN ("platform_review", "insurer_contact") '
+                f'AND {RUNNING} AND StartTime < "{waiting_since}"'
+            ),
+        ),
+    ]
+
+
+def workflow_list_url(ui_base_url: str, namespace: str, query: str) -> str:
+    return f"{ui_base_url}/namespaces/{quote(namespace, safe='')}/workflows?query={quote(query, safe='')}"
+
+
+def operator_links(ui_base_url: str, namespace: str, now: datetime | None = None) -> list[tuple[str, str]]:
+    """(question, link to the UI's workflow list that answers it)."""
+    return [
+        (question, workflow_list_url(ui_base_url, namespace, query))
+        for question, query in operator_questions(now or datetime.now(UTC))
+    ]
+
+
 def stack_panel(
     settings: Settings,
     server: TemporalDevServer,
@@ -71,29 +116,55 @@ def stack_panel(
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     table.add_row("Temporal gRPC", server.target_host)
-    table.add_row("Temporal UI", f"http://localhost:{server.ui_port}")
-    table.add_row("API", f"http://{settings.api_host}:{settings.api_port}  (OpenAPI: /docs)")
+    local_ui = settings.codec_host in LOOPBACK_HOSTS
+    shown = "payloads decrypted, no sign-in" if local_ui else (
+        f"to decrypt: sign in at {protection.endpoint}, then include credentials in the UI's codec settings"
+    )
+    table.add_row("Temporal UI", f"http://localhost:{server.ui_port}  ({shown})")
+    table.add_row("API", f"http://{settings.api_host}:{settings.api_port}  (OpenAPI: /docs, /redoc)")
     database = make_url(database_url).render_as_string(hide_password=True)
     table.add_row("PostgreSQL", database + ("" if postgres else "  (DATABASE_URL)"))
     table.add_row("Task queue", settings.task_queue)
     table.add_row("Payloads", protection.describe_keys())
     token = str(protection.token_file) if protection.token_file else "CYBERINS_CODEC_TOKEN"
-    table.add_row(
-        "Codec server",
-        f"{protection.endpoint}  (operators only: sign in there with the token in {token}, then in the UI's "
-        "codec server settings use your browser's setting, this endpoint, and tick \"Include cross-origin "
-        "credentials\")",
-    )
-    table.add_row("Temporal CLI", temporal_cli_codec_env(protection))
+    callers = "this machine's Temporal UI, and callers with" if local_ui else "callers with"
+    table.add_row("Codec server", f"{protection.endpoint}  (decrypts for {callers} the operator token in {token})")
     table.add_row(*_mail_row(settings))
     table.add_row("State folder", str(state_dir))
     logs = [server.log_file] + ([postgres.log_file] if postgres else [])
     table.add_row("Server logs", "\n".join(str(path) for path in logs))
     if restarts is not None:
         table.add_row("If a server dies", restart_note(restarts))
-    table.add_row("Start a policy", apply_command(settings, server))
-    table.add_row("Watch a demo", demo_command(settings, server))
     return Panel(table, title="cyberins dev stack", expand=False)
+
+
+def copyable_lines(
+    settings: Settings, server: TemporalDevServer, protection: DataProtection, now: datetime | None = None
+) -> list[tuple[str, str]]:
+    """(what it is, the line to copy): commands beside the stack, and the operator's UI links."""
+    lines = [
+        ("Temporal CLI with decrypted payloads", temporal_cli_codec_env(protection)),
+        ("Start a policy", apply_command(settings, server)),
+        ("Watch a demo", demo_command(settings, server)),
+    ]
+    ui = f"http://localhost:{server.ui_port}"
+    return lines + operator_links(ui, server.namespace, now)
+
+
+def print_stack(
+    console: Console,
+    settings: Settings,
+    server: TemporalDevServer,
+    postgres: EmbeddedPostgres | None,
+    database_url: str,
+    state_dir: Path,
+    protection: DataProtection,
+    restarts: RestartPolicy | None = None,
+) -> None:
+    console.print(stack_panel(settings, server, postgres, database_url, state_dir, protection, restarts))
+    for label, line in copyable_lines(settings, server, protection):
+        console.print(f"{label}:", style="bold", markup=False, highlight=False)
+        console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _mail_row(settings: Settings) -> tuple[str, str]:

@@ -2,7 +2,8 @@
 
 Both are made on the first `cyberins dev` (mode 0600) and kept, like the histories they protect:
 deleting the keyring makes every encrypted payload in `.state/temporal.db` unreadable.
-CYBERINS_PAYLOAD_KEYS and CYBERINS_CODEC_TOKEN, when set, are used instead.
+CYBERINS_PAYLOAD_KEYS and CYBERINS_CODEC_TOKEN, when set, are used instead. The token is for the
+Temporal CLI and other programs; the dev stack's own UI decodes without it (api/codec_server.py).
 """
 
 from __future__ import annotations

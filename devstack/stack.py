@@ -5,6 +5,8 @@ PostgreSQL started, database migrated, worker, API and codec server running. Sto
 reverse, so the worker finishes its tasks while both servers still answer.
 Everything the servers keep lives in the state folder, so a second run finds the first run's policies,
 and a server that dies while the stack runs is started again on it (devstack/supervision.py).
+The codec server here trusts the dev UI by its origin on loopback, so the UI decodes from the first
+click; `cyberins codec-server` in production never does (api/codec_server.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from rich.console import Console
 from api.codec_server import codec_app
 from api.server import app_from_settings, serve_until
 from codec.keyring import KeyringError
-from devstack.panel import stack_panel
+from devstack.panel import print_stack
 from devstack.ports import taken_ports
 from devstack.postgres import EmbeddedPostgres, EmbeddedPostgresError
 from devstack.protection import prepare as prepare_data_protection
@@ -173,7 +175,8 @@ async def run_dev_stack(settings: Settings, console: Console, restarts: RestartP
             servers = {
                 "API": _start_http(api, settings.api_host, settings.api_port, "api", shutdown, stack),
                 "codec server": _start_http(
-                    codec_app(settings, protection.codec, protection.token),
+                    # The dev UI decodes without signing in: it is trusted by its origin on loopback.
+                    codec_app(settings, protection.codec, protection.token, trust_local_ui=True),
                     settings.codec_host, settings.codec_port, "codec_server", shutdown, stack,
                 ),
             }
@@ -185,7 +188,7 @@ async def run_dev_stack(settings: Settings, console: Console, restarts: RestartP
                 temporal_users={"the worker": worker_checks["temporal"], "the API": temporal_check(services.temporal)},
                 database_users={"the worker": worker_checks["database"], "the API": database_check(services.sessions)},
             )
-            console.print(stack_panel(settings, server, postgres, database_url, state_dir, protection, restarts))
+            print_stack(console, settings, server, postgres, database_url, state_dir, protection, restarts)
             console.print(READY_LINE)
             log.info("dev_stack_ready", task_queue=settings.task_queue)
             await _run_until_stopped(shutdown, worker, watchers, servers)

@@ -4,6 +4,11 @@ The server runs in its own session so that Ctrl-C in the terminal reaches only t
 then stops the worker first and the server after it. A pid file lets the next run stop a server left
 behind by a run that was killed outright. While it runs, `temporal.address` in the state folder says
 where it listens: commands beside the stack use the stack's payload keys only for that server.
+
+The UI is started with the stack's codec server as its codec endpoint, so workflow pages show
+payloads decrypted without anyone opening the UI's codec settings. `start-dev` sets the endpoint
+only (no "include credentials", no access token), so the UI's calls carry no proof of an operator;
+the dev stack's codec server trusts them by the UI's origin on loopback instead (api/codec_server.py).
 """
 
 from __future__ import annotations

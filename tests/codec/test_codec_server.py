@@ -10,8 +10,9 @@ import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
-from api.codec_server import SESSION_COOKIE, create_codec_app
+from api.codec_server import SESSION_COOKIE, codec_app, create_codec_app
 from codec.aes import AesGcmPayloadCodec
+from settings import Settings
 from tests.codec.keys import keyring
 
 TOKEN = "operator-token-for-tests"
@@ -167,3 +168,63 @@ async def test_a_garbled_sign_in_form_is_refused(http) -> None:
         "/session", content=b"\xff\xfe", headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
     assert answer.status_code == 401
+
+
+async def test_signing_in_from_a_link_goes_back_to_the_ui_page_and_nowhere_else(http) -> None:
+    page = f"{UI}/namespaces/default/workflows?query=x"
+    form = await http.get("/", params={"next": page})
+    assert 'name="next" value="http://localhost:28233/namespaces/default/workflows?query=x"' in form.text
+    signed_in = await http.post("/session", data={"token": TOKEN, "next": page})
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == page
+    assert SESSION_COOKIE in signed_in.cookies
+    elsewhere = await http.post("/session", data={"token": TOKEN, "next": "http://evil.example/steal"})
+    assert elsewhere.status_code == 200 and "evil.example" not in elsewhere.text
+    assert "evil.example" not in (await http.get("/", params={"next": "http://evil.example/"})).text
+
+
+def local_ui_app(codec, *, client=("127.0.0.1", 50000)) -> httpx.AsyncClient:
+    app = create_codec_app(codec, TOKEN, [UI], trusted_ui_origins=[UI])
+    transport = httpx.ASGITransport(app=app, client=client)
+    return httpx.AsyncClient(transport=transport, base_url="http://localhost:28301")
+
+
+async def test_the_dev_ui_decodes_from_loopback_without_signing_in(codec) -> None:
+    [encrypted] = await codec.encode([plain()])
+    from_the_ui = {"Origin": UI, "X-Namespace": "default"}
+    async with local_ui_app(codec) as http:
+        answer = await http.post("/decode", json=as_json(encrypted), headers=from_the_ui)
+        assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == UI
+        assert [json_format.ParseDict(p, Payload()) for p in answer.json()["payloads"]] == [plain()]
+        for refused in (
+            {"X-Namespace": "default"},  # no origin: a program, not the UI
+            {"Origin": "http://evil.example", "X-Namespace": "default"},
+            {**from_the_ui, "Host": "rebound.example:28301"},  # a DNS-rebound name
+        ):
+            answer = await http.post("/decode", json=as_json(encrypted), headers=refused)
+            assert answer.status_code == 401 and SECRET not in answer.text, refused
+    async with local_ui_app(codec, client=("192.0.2.7", 50000)) as http:
+        answer = await http.post("/decode", json=as_json(encrypted), headers=from_the_ui)
+        assert answer.status_code == 401
+
+
+def test_only_a_ui_on_loopback_may_be_trusted_by_its_origin(codec) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        ui = "https://temporal.example.cn"
+        create_codec_app(codec, TOKEN, [ui], trusted_ui_origins=[ui])
+
+
+async def decode_from_the_ui(app, payload: Payload) -> httpx.Response:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost:28301") as http:
+        return await http.post("/decode", json=as_json(payload), headers={"Origin": UI, "X-Namespace": "default"})
+
+
+@pytest.mark.parametrize("codec_host, trusted", [("127.0.0.1", True), ("0.0.0.0", False)])
+async def test_the_dev_stacks_codec_server_trusts_its_ui_only_when_it_listens_on_loopback(
+    codec, codec_host: str, trusted: bool
+) -> None:
+    settings = Settings(codec_host=codec_host, temporal_ui_port=28233, codec_port=28301, temporal_ui_url=None)
+    [encrypted] = await codec.encode([plain()])
+    answer = await decode_from_the_ui(codec_app(settings, codec, TOKEN, trust_local_ui=True), encrypted)
+    assert answer.status_code == (200 if trusted else 401)
+    as_in_production = codec_app(settings, codec, TOKEN)  # `cyberins codec-server`
+    assert (await decode_from_the_ui(as_in_production, encrypted)).status_code == 401
