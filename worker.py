@@ -18,6 +18,7 @@ from activities.delivery import DeliveryActivities, mail_sender
 from activities.failures import ActivityFailures
 from activities.incident import IncidentActivities
 from activities.ledger import LedgerActivities
+from activities.log_context import ActingActivities
 from activities.notifying import Notifier, resume_lost_deliveries
 from activities.pilot import PilotActivities
 from activities.policy import PolicyActivities
@@ -184,37 +185,38 @@ def build_worker(
 
     The workflow worker registers every activity too: local activities run where their workflow
     runs, and an activity scheduled on the base queue before the split is still served there.
-    Every worker classifies its activities' failures (activities/failures.py): bad data is not retried.
+    Every worker classifies its activities' failures (activities/failures.py): bad data is not retried;
+    and names each activity as the actor of its writes on the audit trail (activities/log_context.py).
     """
     activities = activities if activities is not None else activities_for(client, sessions, payments, task_queue=task_queue)
     external = [a for a in activities if queue_of(a.__name__) is WorkQueue.EXTERNAL]
     delivery = [a for a in activities if queue_of(a.__name__) is WorkQueue.DELIVERY]
     database = [a for a in activities if queue_of(a.__name__) is WorkQueue.DATABASE]
-    classified = [ActivityFailures()]
+    interceptors = [ActivityFailures(), ActingActivities()]
     workers = []
     if WorkQueue.WORKFLOW in queues:
         workers.append(Worker(
             client, task_queue=task_queue, workflows=WORKFLOWS, activities=activities,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_cached_workflows=cached_workflows,
-            interceptors=classified,
+            interceptors=interceptors,
         ))
     if WorkQueue.DATABASE in queues:
         workers.append(Worker(
             client, task_queue=WorkQueue.DATABASE.of(task_queue), activities=database,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_concurrent_activities=DATABASE_SLOTS,
-            interceptors=classified,
+            interceptors=interceptors,
         ))
     if WorkQueue.EXTERNAL in queues:
         workers.append(Worker(
             client, task_queue=WorkQueue.EXTERNAL.of(task_queue), activities=external,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_task_queue_activities_per_second=external_per_second,
-            interceptors=classified,
+            interceptors=interceptors,
         ))
     if WorkQueue.DELIVERY in queues:
         workers.append(Worker(
             client, task_queue=WorkQueue.DELIVERY.of(task_queue), activities=delivery,
             graceful_shutdown_timeout=GRACEFUL_SHUTDOWN, max_concurrent_activities=DELIVERY_SLOTS,
-            interceptors=classified,
+            interceptors=interceptors,
         ))
     if not workers:
         raise ValueError("a worker must serve at least one of the queues: workflow, database, external, delivery")

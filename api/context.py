@@ -3,6 +3,7 @@
 Every request but /docs carries `Authorization: Bearer cyk_…`. A vendor's POST is also signed per
 Standard Webhooks; its webhook-id is the push's replay key. Anyone else's POST may carry an
 Idempotency-Key. A repeat of either gets the first answer; the same key with another body gets 422.
+The authenticated key is the actor of the request's writes on the audit trail (storage/audit.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from api import keys, signatures
 from api.parties import ObjectKind, PartyKind
 from api.problems import Problem, not_found
 from domain.boundaries import MAX_MESSAGE_BYTES, breach_in_json, first_breach
+from storage.audit import Actor, act_as
 from storage.repositories import StoredAnswer
 from storage.unit_of_work import UnitOfWork
 
@@ -83,6 +85,8 @@ async def authenticate(
         raise Problem(401, "invalid_api_key", "this API key is unknown or revoked")
     caller = Caller(PartyKind(stored.party_kind), stored.party_id, stored.key_id)
     request.state.caller = caller
+    # The server runs each request in a task of its own: the actor ends with the request.
+    act_as(Actor.of_party(caller.kind.value, caller.party_id, caller.key_id))
     return caller
 
 

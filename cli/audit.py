@@ -1,4 +1,5 @@
 """`cyberins audit verify`: recompute the audit log's hash chain and name the first tampered entry.
+`cyberins audit trail`: the newest entries, each with who made the change.
 
 Talks to the database directly (DATABASE_URL, or the running dev stack's PostgreSQL), in one
 read-only snapshot, so entries appended while it reads do not disturb it. Imports stay inside the
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from storage.audit import ChainReport, RowsReport
+    from storage.audit import AuditEntry, ChainReport, RowsReport
 
 app = typer.Typer(help="Check the hash-chained audit trail of policies, incidents and claims.", no_args_is_help=True)
 
@@ -129,3 +130,79 @@ def _print(chain: ChainReport, checked_rows: RowsReport | None) -> None:
     for drift in checked_rows.drifts:
         since = f" (last entry seq {drift.last_seq})" if drift.last_seq is not None else ""
         typer.echo(f"  {drift.table} {drift.row_key}: {_PROBLEMS[drift.problem.value]}{since}")
+
+
+@app.command("trail")
+def trail(
+    policy: Annotated[str | None, typer.Option("--policy", help="Only entries of this policy")] = None,
+    incident: Annotated[str | None, typer.Option("--incident", help="Only entries of this incident")] = None,
+    claim: Annotated[str | None, typer.Option("--claim", help="Only entries of this claim")] = None,
+    table: Annotated[str | None, typer.Option("--table", help="Only entries of this table, e.g. payouts")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="How many of the newest entries")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON")] = False,
+) -> None:
+    """The newest entries, oldest first, each with who made the change: the party and key of an API
+    request, the workflow run and activity of a worker, the operator of a command."""
+    from datetime import UTC
+
+    from cli.running import run_async
+
+    found = run_async(_trail(policy_id=policy, incident_id=incident, claim_id=claim, table_name=table, limit=limit))
+    if as_json:
+        import json
+
+        typer.echo(json.dumps([_entry_document(entry) for entry in found], ensure_ascii=False))
+        return
+    if not found:
+        typer.echo("No audit entries match.")
+    for entry in found:
+        about = " ".join(f"{name} {value}" for name, value in (
+            ("policy", entry.policy_id), ("incident", entry.incident_id), ("claim", entry.claim_id)) if value)
+        typer.echo(
+            f"{entry.seq}  {entry.recorded_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z  {entry.table_name} {entry.operation} "
+            f"{entry.row_key}{'  ' + about if about else ''}  by {who(entry.actor)}"
+        )
+
+
+async def _trail(**filters) -> list[AuditEntry]:
+    from cli.database import with_database
+    from storage.audit import trail_entries
+
+    async def read(engine, _sessions) -> list[AuditEntry]:
+        async with engine.connect() as connection:
+            return await trail_entries(connection, **filters)
+
+    return await with_database(read, doing="read the audit log")
+
+
+def who(actor_text: str | None) -> str:
+    """One line naming the actor an entry records."""
+    from storage.audit import Actor, ActorKind
+
+    if actor_text is None:
+        return "not recorded (written before the trail named actors)"
+    actor = Actor.from_text(actor_text)
+    if actor is None:
+        return f"an actor the trail cannot read: {actor_text[:200]}"
+    party = f"{actor.party_kind} {actor.party_id}" + (f" with key {actor.key_id}" if actor.key_id else "")
+    if actor.kind is ActorKind.PARTY:
+        return party
+    if actor.kind is ActorKind.WORKFLOW:
+        run = f" run {actor.run_id}" if actor.run_id else ""
+        acting = f"workflow {actor.workflow_type} {actor.workflow_id}{run}, activity {actor.activity} attempt {actor.attempt}"
+        return acting + (f", for {party}" if actor.party_id else "")
+    if actor.kind is ActorKind.OPERATOR:
+        return f"operator {actor.operator}"
+    return f"database role {actor.database_role} (no actor set)"
+
+
+def _entry_document(entry: AuditEntry) -> dict:
+    import json
+    from dataclasses import asdict
+
+    from storage.audit import Actor
+
+    document = asdict(entry) | {"recorded_at": entry.recorded_at.isoformat()}
+    # Readable actors as objects; one the trail cannot read is shown as it was stored.
+    document["actor"] = json.loads(entry.actor) if Actor.from_text(entry.actor) else entry.actor
+    return document

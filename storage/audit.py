@@ -1,9 +1,16 @@
-"""Verifying the audit trail: recompute the hash chain of `audit_log`, name the first entry that
-does not hold, and compare the business rows with their latest entries.
+"""Who changed what on the audit trail, and verifying it: the actor each write is made by, the hash
+chain of `audit_log` recomputed to name the first entry that does not hold, and the business rows
+compared with their latest entries.
 
-The triggers of migration 0004 write the chain; this module recomputes every hash from the same
-canonical form, version 1. An entry's hash is the lowercase hex SHA-256 of these lines, joined by
-one LF (0x0A), no LF at the end, encoded as UTF-8:
+Who: the API (the calling party's key), the worker (the workflow run and its activity) and the
+`cyberins` commands (the operator) set the `Actor` of the current task; each unit of work hands it to
+the trail's trigger in the transaction's `cyberins.actor` setting, and the trigger stores it, as the
+JSON text `Actor.as_text` gives, in the entry's `actor` column. A write with no actor set (a
+migration, a session outside the application) names the database role that made it.
+
+The triggers of migrations 0004 and 0010 write the chain; this module recomputes every hash from the
+same canonical form. An entry's hash is the lowercase hex SHA-256 of these lines, joined by one LF
+(0x0A), no LF at the end, encoded as UTF-8:
 
     cyberins-audit-v1
     field(prev_hash)
@@ -20,13 +27,20 @@ one LF (0x0A), no LF at the end, encoded as UTF-8:
 where field(NULL) is "-" and field(text) is "<UTF-8 byte length of text>:<text>", so that no
 value can run into the next. The first entry (seq 1) has a prev_hash of 64 zeros; each later one
 holds the previous entry's hash.
+
+Entries written since migration 0010 carry an actor and use version 2: the first line is
+`cyberins-audit-v2` and one more line, field(actor), follows recorded_at. Entries from before keep
+version 1 and still verify; an actor added to one of them, or taken from a later one, breaks its hash.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass, fields
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -36,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from storage.models import AuditLogRow, Base
 
 CANONICAL_VERSION = "cyberins-audit-v1"
+CANONICAL_VERSION_WITH_ACTOR = "cyberins-audit-v2"
 GENESIS_HASH = "0" * 64
 # Tables whose changes are not business events: API access, the delivery queue and its log, endpoints' secrets, the intake queue of
 # findings (each finding is on the trail once recorded), the trail itself.
@@ -46,6 +61,92 @@ NOT_AUDITED = frozenset({
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+# The transaction setting the trail's trigger reads (migration 0010).
+ACTOR_SETTING = "cyberins.actor"
+
+
+class ActorKind(StrEnum):
+    PARTY = "party"  # an API request, under one of the party's keys
+    WORKFLOW = "workflow"  # an activity of a workflow run
+    OPERATOR = "operator"  # a `cyberins` command run by an operator
+    SYSTEM = "system"  # nobody named: the trigger records the database role instead
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes the writes of the current task. Ids only, never names or secrets: a key is named by
+    its id, a party by its id. A workflow's activity that acts on a party's request names that party
+    as well (`of_activity(..., on_behalf_of=...)`)."""
+
+    kind: ActorKind
+    party_kind: str | None = None
+    party_id: str | None = None
+    key_id: str | None = None
+    workflow_type: str | None = None
+    workflow_id: str | None = None
+    run_id: str | None = None
+    activity: str | None = None
+    attempt: int | None = None
+    operator: str | None = None
+    database_role: str | None = None
+
+    @classmethod
+    def of_party(cls, party_kind: str, party_id: str, key_id: str | None) -> Actor:
+        return cls(ActorKind.PARTY, party_kind=party_kind, party_id=party_id, key_id=key_id)
+
+    @classmethod
+    def of_activity(
+        cls, *, workflow_type: str | None, workflow_id: str | None, run_id: str | None, activity: str,
+        attempt: int, on_behalf_of: Actor | None = None,
+    ) -> Actor:
+        party = on_behalf_of or cls(ActorKind.WORKFLOW)
+        return cls(
+            ActorKind.WORKFLOW, party_kind=party.party_kind, party_id=party.party_id, key_id=party.key_id,
+            workflow_type=workflow_type, workflow_id=workflow_id, run_id=run_id, activity=activity, attempt=attempt,
+        )
+
+    @classmethod
+    def of_operator(cls, operator: str) -> Actor:
+        return cls(ActorKind.OPERATOR, operator=operator)
+
+    def as_text(self) -> str:
+        """Compact JSON without the empty fields: what the trigger stores and the hash covers."""
+        named = {name: value for name, value in asdict(self).items() if value is not None}
+        return json.dumps(named, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_text(cls, text: str | None) -> Actor | None:
+        """The actor an entry names; None for an entry from before actors were recorded, or for a
+        text that is not one (any session may set the setting: the hash proves it was stored so)."""
+        if text is None:
+            return None
+        try:
+            named = json.loads(text)
+            return cls(**{**named, "kind": ActorKind(named["kind"])})
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+_acting: ContextVar[Actor | None] = ContextVar("cyberins_actor", default=None)
+
+
+def current_actor() -> Actor | None:
+    return _acting.get()
+
+
+def act_as(actor: Actor | None) -> Token[Actor | None]:
+    """The actor for the rest of the current task (an API request's task ends with the request)."""
+    return _acting.set(actor)
+
+
+@contextmanager
+def acting_as(actor: Actor | None) -> Iterator[Actor | None]:
+    """The actor for the writes made inside the block."""
+    token = _acting.set(actor)
+    try:
+        yield actor
+    finally:
+        _acting.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +164,7 @@ class AuditEntry:
     row_digest: str
     prev_hash: str
     hash: str
+    actor: str | None = None  # Actor.as_text(); None on entries from before migration 0010
 
 
 _ENTRY_COLUMNS = tuple(field.name for field in fields(AuditEntry))
@@ -73,9 +175,11 @@ def _field(value: str | None) -> str:
 
 
 def chain_hash(entry: AuditEntry) -> str:
-    """The hash the entry should carry: every column but `hash` in the canonical form."""
+    """The hash the entry should carry: every column but `hash` in the canonical form, version 2
+    when it names an actor and version 1 when it does not."""
+    with_actor = entry.actor is not None
     message = "\n".join((
-        CANONICAL_VERSION,
+        CANONICAL_VERSION_WITH_ACTOR if with_actor else CANONICAL_VERSION,
         _field(entry.prev_hash),
         str(entry.seq),
         _field(entry.table_name),
@@ -86,6 +190,7 @@ def chain_hash(entry: AuditEntry) -> str:
         _field(entry.claim_id),
         _field(entry.row_digest),
         str((entry.recorded_at - _EPOCH) // _MICROSECOND),
+        *((_field(entry.actor),) if with_actor else ()),
     ))
     return hashlib.sha256(message.encode()).hexdigest()
 
@@ -180,6 +285,20 @@ async def verify_chain(
     finally:
         await result.close()
     return verifier.finish()
+
+
+async def trail_entries(
+    connection: AsyncConnection, *, policy_id: str | None = None, incident_id: str | None = None,
+    claim_id: str | None = None, table_name: str | None = None, limit: int = 50,
+) -> list[AuditEntry]:
+    """The newest `limit` entries matching every filter given, oldest first."""
+    table = AuditLogRow.__table__
+    wanted = {"policy_id": policy_id, "incident_id": incident_id, "claim_id": claim_id, "table_name": table_name}
+    statement = select(*(table.c[name] for name in _ENTRY_COLUMNS)).where(
+        *(table.c[name] == value for name, value in wanted.items() if value is not None)
+    )
+    found = await connection.execute(statement.order_by(table.c.seq.desc()).limit(limit))
+    return [AuditEntry(*row) for row in reversed(found.all())]
 
 
 def audited_tables() -> dict[str, list[str]]:

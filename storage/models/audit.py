@@ -1,9 +1,10 @@
 """The audit trail: one hash-chained row per change to a business row, appended by triggers.
 
-Rows are written only by the trigger functions of migration 0004, never through this model; the
-model is here for reading the chain and so that the migration test compares the table with it.
-It holds no business content: `row_digest` is the SHA-256 of the changed row, which is enough to
-prove the row's state without keeping personal data twice.
+Rows are written only by the trigger functions of migrations 0004 and 0010, never through this
+model; the model is here for reading the chain and so that the migration test compares the table
+with it. It holds no business content: `row_digest` is the SHA-256 of the changed row, which is
+enough to prove the row's state without keeping personal data twice. `actor` names who made the
+change by ids (storage/audit.py `Actor`).
 """
 
 from __future__ import annotations
@@ -45,3 +46,6 @@ class AuditLogRow(Base):
     row_digest: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Who: the JSON text of storage/audit.py `Actor`, covered by `hash`. NULL on entries from before
+    # migration 0010, which keep the hash they were written with.
+    actor: Mapped[str | None] = mapped_column(Text)

@@ -1,5 +1,5 @@
 """Property: for any chain and any single changed character (or microsecond, or number) anywhere in
-any entry, verification names exactly that entry's sequence number."""
+any entry, its actor included, verification names exactly that entry's sequence number."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from tests.audit.conftest import Activities, a_policy_through_to_a_payout, entri
 
 COLUMNS = [
     "seq", "recorded_at", "table_name", "operation", "row_key", "policy_id", "incident_id",
-    "claim_id", "row_digest", "prev_hash", "hash",
+    "claim_id", "row_digest", "prev_hash", "hash", "actor",
 ]
 # Any character PostgreSQL can store in text: no NUL, no lone surrogate.
 CHARACTERS = st.characters(codec="utf-8", exclude_characters="\x00")
@@ -65,6 +65,7 @@ def chains(draw: st.DrawFn) -> list[AuditEntry]:
             row_digest=draw(st.text(HEX, min_size=64, max_size=64)),
             prev_hash=prev_hash,
             hash="",
+            actor=draw(optional),  # None: an entry from before actors were recorded
         )
         entry = replace(entry, hash=chain_hash(entry))
         chain.append(entry)
