@@ -3,28 +3,32 @@
 JSON lines when stderr is not a terminal (containers, CI, log shippers), a readable console layout on
 one. Standard-library loggers (temporalio, alembic, asyncpg, sqlalchemy) go through the same
 processors via `ProcessorFormatter`, so every line of the process has one shape.
+
+structlog and the Temporal SDK are imported when logging is configured or a logger is asked for, not
+when this module is: the CLI imports it to answer `--help`, which needs neither.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import structlog
-import temporalio.activity
-import temporalio.workflow
-from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+if TYPE_CHECKING:
+    import structlog
 
 LogFormat = Literal["auto", "json", "console"]
 
 _configured = False
 
-# Libraries that are chatty at INFO without telling an operator anything actionable.
-_QUIET_LOGGERS = ("asyncio", "sqlalchemy.engine", "alembic.runtime.plugins")
+# Libraries that are chatty at INFO without telling an operator anything actionable. httpx logs every
+# request it makes ("HTTP Request: POST ..."), which would interleave with the CLI's own output.
+_QUIET_LOGGERS = ("asyncio", "sqlalchemy.engine", "alembic.runtime.plugins", "httpx", "httpcore")
 
 
 def _final_processors(fmt: LogFormat) -> list[structlog.typing.Processor]:
+    import structlog
+
     if fmt == "console" or (fmt == "auto" and sys.stderr.isatty()):
         # The console renderer prints exc_info itself, with the traceback laid out for people.
         return [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
@@ -41,6 +45,9 @@ def configure_logging(level: str = "INFO", fmt: LogFormat = "auto") -> None:
     if _configured:
         return
     _configured = True
+    import structlog
+    import temporalio.activity
+    import temporalio.workflow
 
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[structlog.typing.Processor] = [
@@ -86,6 +93,14 @@ def _forward_temporal_core_logs() -> None:
 
     Must run before the first Temporal client is created: clients keep the runtime they began with.
     """
+    from temporalio.runtime import (
+        LogForwardingConfig,
+        LoggingConfig,
+        Runtime,
+        TelemetryConfig,
+        TelemetryFilter,
+    )
+
     forwarding = LogForwardingConfig(logger=logging.getLogger("temporalio.core"))
     telemetry = TelemetryConfig(
         logging=LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"), forwarding=forwarding)
@@ -94,4 +109,6 @@ def _forward_temporal_core_logs() -> None:
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    import structlog
+
     return structlog.stdlib.get_logger(name)

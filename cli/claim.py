@@ -1,5 +1,8 @@
 """`cyberins claim`: start claims and work them (定责定损, 理赔): loss items, determination, approval,
-interim payments; look at one or many; and a what-if loss determination with no server involved."""
+interim payments; look at one or many; and a what-if loss determination with no server involved.
+
+Temporal and the settings are imported inside the commands, so `cyberins claim --help` stays quick.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +12,13 @@ from typing import Annotated
 
 import typer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from rich.console import Console
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from cli.connection import connect_or_fail
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
 from cli.files import query_status, read_document
 from cli.listing import DEFAULT_LIMIT, LIMIT_HELP, MAX_LIMIT, Listing, checked_id, print_listing
+from cli.output import WideOption, table_console
 from cli.running import run_async
 from cli.status_view import statement_table, status_table
-from cli.updates import send_update
 from contracts.claim import (
     Approval,
     ClaimStatus,
@@ -33,16 +33,9 @@ from domain.errors import DomainRuleError
 from domain.loss import LimitsUsed, LossConditions, LossItem, LossStatement, determine_loss
 from domain.money import Money
 from domain.schedule import CoverageSchedule
-from settings import get_settings
-from workflows import search_attributes as sa
-from workflows.starting import start_claim
 
 app = typer.Typer(
     help="Start claims, work them, look at them, and work out what a claim would pay.", no_args_is_help=True
-)
-CLAIMS = Listing(
-    plural="claims", workflow_type="ClaimWorkflow", id_prefix="claim-", id_column="claim_id",
-    columns={"policy_id": sa.POLICY_ID, "phase": sa.CLAIM_PHASE},
 )
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the answer as JSON")]
 ClaimIdArgument = Annotated[str, typer.Argument(help="The claim id printed by `claim start`")]
@@ -108,7 +101,22 @@ def start(
     run_async(_start(workflow_input))
 
 
+def claims_listing() -> Listing:
+    from workflows import search_attributes as sa
+
+    return Listing(
+        plural="claims", workflow_type="ClaimWorkflow", id_prefix="claim-", id_column="claim_id",
+        columns={"policy_id": sa.POLICY_ID, "phase": sa.CLAIM_PHASE},
+    )
+
+
 async def _start(workflow_input: ClaimWorkflowInput) -> None:
+    from temporalio.exceptions import WorkflowAlreadyStartedError
+
+    from cli.connection import connect_or_fail
+    from settings import get_settings
+    from workflows.starting import start_claim
+
     settings = get_settings()
     client = await connect_or_fail(settings)
     workflow_id = claim_workflow_id(workflow_input.claim_id)
@@ -123,22 +131,25 @@ async def _start(workflow_input: ClaimWorkflowInput) -> None:
 
 
 @app.command("show")
-def show(claim_id: ClaimIdArgument, as_json: JsonOption = False) -> None:
+def show(claim_id: ClaimIdArgument, as_json: JsonOption = False, wide: WideOption = False) -> None:
     """Print a claim's status: phase, statement, approvals, payments."""
     status = run_async(_show(claim_id))
     if as_json:
         typer.echo(status.model_dump_json(indent=2))
     else:
-        _print_status(status)
+        _print_status(status, wide=wide)
 
 
 async def _show(claim_id: str) -> ClaimStatus:
+    from cli.connection import connect_or_fail
+    from settings import get_settings
+
     client = await connect_or_fail(get_settings())
     return await query_status(client, claim_workflow_id(claim_id), ClaimStatus, what=f"claim {claim_id}")
 
 
-def _print_status(status: ClaimStatus) -> None:
-    Console().print(status_table(status, title=f"Claim {status.claim_id}", skip=("claim_id",)))
+def _print_status(status: ClaimStatus, *, wide: bool = False) -> None:
+    table_console(wide=wide).print(status_table(status, title=f"Claim {status.claim_id}", skip=("claim_id",)))
 
 
 @app.command("list")
@@ -147,10 +158,13 @@ def list_claims(
     phase: Annotated[ClaimPhase | None, typer.Option(help="Only claims in this phase")] = None,
     limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help=LIMIT_HELP)] = DEFAULT_LIMIT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array")] = False,
+    wide: WideOption = False,
 ) -> None:
     """List claims from Temporal visibility (it lags a few seconds behind the workflows)."""
+    from workflows import search_attributes as sa
+
     clauses = [(sa.POLICY_ID, "=", checked_id(policy_id, "--policy-id")), (sa.CLAIM_PHASE, "=", phase)]
-    print_listing(CLAIMS, clauses, limit=limit, as_json=as_json)
+    print_listing(claims_listing(), clauses, limit=limit, as_json=as_json, wide=wide)
 
 
 @app.command("add-items")
@@ -174,7 +188,7 @@ def determine(claim_id: ClaimIdArgument, as_json: JsonOption = False) -> None:
     if as_json:
         typer.echo(statement.model_dump_json(indent=2))
     else:
-        Console().print(statement_table(statement))
+        table_console().print(statement_table(statement))
         typer.echo(f"Claim {claim_id} is in review: `cyberins claim approve {claim_id} --approver ID`.")
 
 
@@ -221,6 +235,10 @@ def _answer_with_status(claim_id: str, update: str, message: BaseModel, as_json:
 
 
 async def _update(claim_id: str, update: str, message: BaseModel | None, result_type):
+    from cli.connection import connect_or_fail
+    from cli.updates import send_update
+    from settings import get_settings
+
     client = await connect_or_fail(get_settings())
     workflow_id = claim_workflow_id(claim_id)
     return await send_update(client, workflow_id, update, message, result_type, what=f"claim {claim_id}")

@@ -3,8 +3,6 @@ that `cyberins --help` does not load FastAPI or cryptography."""
 
 from __future__ import annotations
 
-from settings import get_settings
-
 
 def codec_server() -> None:
     """Serve the codec server for the Temporal UI and CLI until SIGINT or SIGTERM
@@ -17,6 +15,7 @@ def codec_server() -> None:
     from cli.errors import EXIT_BAD_INPUT, fail
     from cli.running import run_async
     from codec.wiring import payload_codec
+    from settings import get_settings
 
     settings = get_settings()
     if settings.codec_token is None or not settings.codec_token.get_secret_value().strip():

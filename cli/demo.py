@@ -20,17 +20,16 @@ from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 
-from api.parties import PartyKind
 from cli.errors import fail
-from cli.running import run_async
-from settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from api.client import ApiClient
     from cli.demo_receiver import Arrivals, DemoReceivers
     from devstack.webhook_receiver import WebhookReceiver
+    from settings import Settings
 
 PANEL_VENDOR = "panel-ir-01"  # first on the default schedule's emergency-response panel
 WAIT_SECONDS = 60
@@ -113,7 +112,10 @@ async def eventually(read: Callable[[], Awaitable[dict]], done: Callable[[dict],
 
 
 def yuan(money: dict | None) -> str:
-    return "—" if money is None else f"¥{money['fen'] / 100:,.2f}"
+    """An amount as the API's JSON gives it (`{"fen", "currency"}`), as the rest of the CLI prints money."""
+    from domain.money import format_fen
+
+    return "—" if money is None else format_fen(money["fen"], money.get("currency", "CNY"))
 
 
 # (party, event type, object id) -> once that party's receiver has the event, or after a short wait
@@ -243,6 +245,7 @@ async def run_story(story: Story, insured: ApiClient, vendor: ApiClient, panel: 
 
 async def _provision(settings: Settings) -> dict[str, Any]:
     """Fresh keys for the demo's four parties, issued straight into the database as an administrator would."""
+    from api.parties import PartyKind
     from api.provisioning import issue_credentials
     from storage.db import create_session_factory
 
@@ -318,6 +321,11 @@ def demo(
 ) -> None:
     """Run the three-party story through the API of a running `make dev`, printing each step and each
     webhook a party receives (its receiver runs here, on loopback)."""
+    from rich.console import Console
+
+    from cli.running import run_async
+    from settings import get_settings
+
     console = Console(highlight=False, soft_wrap=True)
     ids = run_async(run_demo(console, get_settings(), pause=pause)).ids
     console.print(f"[bold green]Done.[/] policy {ids['policy']}, incident {ids['incident']}, claim {ids['claim']}")

@@ -7,10 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-
-from cli.running import run_async
-from settings import get_settings
 
 
 def dev(
@@ -39,8 +35,12 @@ def dev(
         "api_port": api_port,
         "codec_port": codec_port,
     }
+    from rich.console import Console
+
+    from cli.running import run_async
     from devstack.stack import run_dev_stack
     from devstack.supervision import RestartPolicy
+    from settings import get_settings
 
     settings = get_settings().model_copy(update={k: v for k, v in overrides.items() if v is not None})
     if "CYBERINS_WEBHOOK_HTTP_LOOPBACK" not in os.environ:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
-from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 # Exit codes: 1 = could not do it (server, conflict, unknown policy), 2 = bad input.
 EXIT_FAILED = 1

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import Client, WorkflowQueryFailedError
-from temporalio.service import RPCError, RPCStatusCode
 
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
 from domain.boundaries import checked_against, first_breach
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 QUERY_TIMEOUT = timedelta(seconds=15)
@@ -44,6 +45,9 @@ def read_document(path: Path, model: type[ModelT], *, what: str, overrides: dict
 
 
 async def query_status(client: Client, workflow_id: str, result_type: type[ModelT], *, what: str) -> ModelT:
+    from temporalio.client import WorkflowQueryFailedError
+    from temporalio.service import RPCError, RPCStatusCode
+
     handle = client.get_workflow_handle(workflow_id)
     try:
         return await handle.query("status", result_type=result_type, rpc_timeout=QUERY_TIMEOUT)

@@ -10,13 +10,9 @@ from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from api.parties import PartyKind
 from cli.errors import EXIT_BAD_INPUT, fail
 from cli.running import run_async
-from settings import get_settings
-from storage.db import create_session_factory
 
 app = typer.Typer(help="Issue and revoke API keys and vendors' webhook secrets.", no_args_is_help=True)
 
@@ -29,6 +25,9 @@ class PartyChoice(StrEnum):
 
 
 async def _with_sessions(work):
+    from settings import get_settings
+    from storage.db import create_session_factory
+
     engine, sessions = create_session_factory(get_settings().effective_database_url, pool_size=1)
     try:
         return await work(sessions)
@@ -46,6 +45,9 @@ def create(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON")] = False,
 ) -> None:
     """Issue an API key (and, for a vendor, a webhook signing secret). Shown once; only a hash is kept."""
+    from rich.console import Console
+
+    from api.parties import PartyKind
     from api.provisioning import issue_credentials
 
     try:

@@ -3,7 +3,8 @@
 For a developer's machine: it starts a receiver on loopback, registers it as the party's endpoint
 (straight into the database, as an administrator, so the http:// rule for parties does not apply),
 prints each delivery as it arrives, verified with the `standardwebhooks` reference package, and
-deletes the endpoint when stopped with Ctrl-C.
+deletes the endpoint when stopped with Ctrl-C. Importing this module adds the command to the
+`endpoints` group (cli/command_groups.py builds that group from here).
 """
 
 from __future__ import annotations
@@ -11,17 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from api import subscriptions
-from cli.database import with_database
-from cli.notifications import PartyOption, TypesOption, parse_party, parse_types
-from cli.running import run_async
-from devstack.webhook_receiver import Received, WebhookReceiver
-from storage.unit_of_work import UnitOfWork
+from cli.notifications import PartyOption, TypesOption, endpoints_app, parse_party, parse_types
+
+if TYPE_CHECKING:
+    from devstack.webhook_receiver import Received
 
 
 def listen(
@@ -31,12 +29,21 @@ def listen(
     seconds: Annotated[float | None, typer.Option(help="Stop after this long (default: until Ctrl-C)")] = None,
 ) -> None:
     """Receive a party's webhooks on this machine and print each as it arrives."""
+    from cli.database import with_database
+    from cli.running import run_async
+
     who, event_types = parse_party(party), parse_types(types)
     run_async(with_database(lambda engine, sessions: _listen(sessions, who, event_types, port, seconds),
                             doing="register the listening endpoint"))
 
 
 async def _listen(sessions, who: tuple[str, str], event_types: list[str], port: int, seconds: float | None) -> None:
+    from rich.console import Console
+
+    from api import subscriptions
+    from devstack.webhook_receiver import WebhookReceiver
+    from storage.unit_of_work import UnitOfWork
+
     console = Console(soft_wrap=True)
 
     def show(received: Received) -> None:
@@ -73,3 +80,6 @@ async def _until_stopped(seconds: float | None) -> None:
         loop.add_signal_handler(sig, stop.set)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+endpoints_app.command("listen")(listen)

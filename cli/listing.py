@@ -3,6 +3,7 @@
 Visibility holds the search attributes the workflows publish (workflows/search_attributes.py): ids and
 states, never personal data. It is eventually consistent: a change shows up a moment after it happens.
 Runs closed by continue-as-new are left out, so a policy is one row however many runs it has had.
+Temporal is imported inside the functions: the `list` commands' options are read from here for `--help`.
 """
 
 from __future__ import annotations
@@ -13,19 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from temporalio.client import Client, WorkflowExecution
-from temporalio.common import SearchAttributeKey
-from temporalio.service import RPCError, RPCStatusCode
 
-from cli.connection import connect_or_fail
 from cli.errors import EXIT_BAD_INPUT, fail
-from cli.running import run_async
-from settings import get_settings
+from cli.output import table_console
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from temporalio.client import Client, WorkflowExecution
+    from temporalio.common import SearchAttributeKey
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 10_000
@@ -46,7 +45,7 @@ class Listing:
 
 
 # One condition of the query: a search attribute, an operator, a value. A value of None drops it.
-Clause = tuple[SearchAttributeKey, str, Any]
+Clause = tuple["SearchAttributeKey", str, Any]
 
 
 def checked_id(value: str | None, option: str) -> str | None:
@@ -83,6 +82,8 @@ def _row(listing: Listing, execution: WorkflowExecution) -> dict[str, Any]:
 async def fetch_rows(
     client: Client, listing: Listing, clauses: Sequence[Clause], limit: int
 ) -> list[dict[str, Any]]:
+    from temporalio.service import RPCError, RPCStatusCode
+
     query = visibility_query(listing, clauses)
     try:
         return [_row(listing, execution) async for execution in client.list_workflows(query, limit=limit)]
@@ -112,6 +113,8 @@ def _json_value(value: Any) -> str:
 
 
 def rows_table(listing: Listing, rows: list[dict[str, Any]], *, limit: int) -> Table:
+    from rich.table import Table
+
     title = f"{listing.plural.capitalize()} ({len(rows)})"
     caption = LAG_NOTE + (f"\nThere may be more than {limit}: raise --limit." if len(rows) >= limit else "")
     table = Table(title=title, title_justify="left", caption=caption)
@@ -123,14 +126,21 @@ def rows_table(listing: Listing, rows: list[dict[str, Any]], *, limit: int) -> T
     return table
 
 
-def print_listing(listing: Listing, clauses: Sequence[Clause], *, limit: int, as_json: bool) -> None:
+def print_listing(
+    listing: Listing, clauses: Sequence[Clause], *, limit: int, as_json: bool, wide: bool = False
+) -> None:
+    from cli.running import run_async
+
     rows = run_async(_fetch(listing, clauses, limit))
     if as_json:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=_json_value))
     else:
-        Console().print(rows_table(listing, rows, limit=limit))
+        table_console(wide=wide).print(rows_table(listing, rows, limit=limit))
 
 
 async def _fetch(listing: Listing, clauses: Sequence[Clause], limit: int) -> list[dict[str, Any]]:
+    from cli.connection import connect_or_fail
+    from settings import get_settings
+
     client = await connect_or_fail(get_settings())
     return await fetch_rows(client, listing, clauses, limit)

@@ -56,9 +56,9 @@ def list_messages(
 
 
 def _print_list(where: Path, *, to: str | None, limit: int) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from cli.output import table_console
     from mail.sink import stored_messages
 
     messages = stored_messages(where)
@@ -84,7 +84,7 @@ def _print_list(where: Path, *, to: str | None, limit: int) -> None:
             message.subject,
             message.event_type or "-",
         )
-    Console().print(table)
+    table_console().print(table)
 
 
 @app.command("show")

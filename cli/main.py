@@ -1,45 +1,52 @@
-"""The `cyberins` command."""
+"""The `cyberins` command.
+
+Quick to start: the groups are imported when used (cli/command_groups.py), and the top-level commands'
+modules import their heavy parts inside the commands. Settings and logging are set up for work, not
+for `--help` or `--version`.
+"""
 
 from __future__ import annotations
 
-import typer
-from pydantic import ValidationError
+from typing import Annotated
 
-from cli import (
-    audit,
-    claim,
-    demo,
-    dev,
-    incident,
-    keys,
-    listen,
-    mail,
-    notifications,
-    operations,
-    pilot,
-    policy,
-    provider,
-    qualification,
-    report,
-    search_attributes,
-    signals,
-)
+import typer
+
 from cli import codec_server as codec_command
+from cli import demo, dev, operations, search_attributes
+from cli.command_groups import DeferredGroups, only_help_asked
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
 from logs import configure_logging
-from settings import get_settings
 
 # No pretty exceptions: Typer's show local variables, and those can hold an application's data.
 app = typer.Typer(
+    cls=DeferredGroups,
     help="Cyber-security insurance policies as durable Temporal workflows.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"cyberins {version('cyberins')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _configure() -> None:
+def _configure(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    if only_help_asked(ctx):
+        return
+    from pydantic import ValidationError
+
+    from settings import get_settings
+
     try:
         settings = get_settings()
     except ValidationError as error:
@@ -58,21 +65,6 @@ app.command("migrate")(operations.migrate)
 app.command("api")(operations.api)
 app.command("codec-server")(codec_command.codec_server)
 app.command("search-attributes")(search_attributes.command)
-app.add_typer(keys.app, name="keys")
-app.add_typer(policy.app, name="policy")
-app.add_typer(incident.app, name="incident")
-app.add_typer(claim.app, name="claim")
-app.add_typer(signals.app, name="signals")
-app.add_typer(audit.app, name="audit")
-app.add_typer(report.app, name="report")
-app.add_typer(qualification.app, name="qualification")
-app.add_typer(pilot.app, name="pilot")
-app.add_typer(provider.app, name="provider")
-app.add_typer(mail.app, name="mail")
-notifications.endpoints_app.command("listen")(listen.listen)
-app.add_typer(notifications.endpoints_app, name="endpoints")
-app.add_typer(notifications.email_app, name="email")
-app.add_typer(notifications.events_app, name="events")
 
 if __name__ == "__main__":
     app()

@@ -5,26 +5,22 @@ Talks to the database directly (DATABASE_URL, or the running dev stack's Postgre
 keys`; only a redelivery also needs Temporal. The rules are the API's own (api/subscriptions.py,
 domain/endpoints.py), so nothing is registered here that the API would refuse. A party is `kind:id`;
 `operator:operators` names the operators, who are told of failed deliveries and the pilot's deadlines.
+The API's and the database's modules are imported inside the commands, so `--help` does not load them.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from api import subscriptions
-from api.notification_schemas import EndpointView, EventView, RecipientView, encode_cursor, subscription
-from cli.database import with_database
 from cli.errors import EXIT_BAD_INPUT, fail
-from cli.running import run_async
-from domain.endpoints import check_email_address, check_endpoint_url
-from settings import get_settings
-from storage.unit_of_work import UnitOfWork
+from cli.output import table_console
+
+if TYPE_CHECKING:
+    from storage.unit_of_work import UnitOfWork
 
 endpoints_app = typer.Typer(
     help="Any party's webhook endpoints: add, list, pause, resume, delete, rotate.", no_args_is_help=True
@@ -54,6 +50,8 @@ def parse_party(text: str) -> tuple[str, str]:
 
 
 def parse_types(text: str) -> list[str]:
+    from api.notification_schemas import subscription
+
     try:
         return subscription([name.strip() for name in text.split(",") if name.strip()] or ["*"])
     except ValueError as error:
@@ -62,6 +60,10 @@ def parse_types(text: str) -> list[str]:
 
 def _in_database(work, doing: str) -> Any:
     """`work(uow)` in one transaction; a refusal by the rules ends the command with its reason."""
+    from api import subscriptions
+    from cli.database import with_database
+    from cli.running import run_async
+    from storage.unit_of_work import UnitOfWork
 
     async def run(engine, sessions):
         async with UnitOfWork(sessions) as uow:
@@ -80,12 +82,14 @@ def _show(rows: list[dict[str, Any]], columns: list[str], title: str, as_json: b
     if not rows:
         typer.echo(f"No {title.lower()}.")
         return
+    from rich.table import Table
+
     table = Table(title=f"{title} ({len(rows)})", title_justify="left")
     for column in columns:
         table.add_column(column)
     for row in rows:
         table.add_row(*(_cell(row.get(column)) for column in columns))
-    Console().print(table)
+    table_console().print(table)
 
 
 def _cell(value: Any) -> str:
@@ -106,6 +110,11 @@ def add_endpoint(
     as_json: JsonOption = False,
 ) -> None:
     """Register a webhook endpoint for a party. Its signing secret is printed once."""
+    from api import subscriptions
+    from api.notification_schemas import EndpointView
+    from domain.endpoints import check_endpoint_url
+    from settings import get_settings
+
     who, event_types = parse_party(party), parse_types(types)
     http_loopback = get_settings().webhook_http_loopback
     try:
@@ -135,6 +144,8 @@ def add_endpoint(
 @endpoints_app.command("list")
 def list_endpoints(party: OptionalParty = None, as_json: JsonOption = False) -> None:
     """Webhook endpoints that are not deleted, oldest first."""
+    from api.notification_schemas import EndpointView
+
     who = parse_party(party) if party else None
     rows = _in_database(lambda uow: uow.endpoints.of_party(who), "list the endpoints")
     shown = [
@@ -162,6 +173,7 @@ def _change(endpoint_id: str, change, doing: str) -> None:
 @endpoints_app.command("pause")
 def pause_endpoint(endpoint_id: EndpointArgument) -> None:
     """Stop delivering to an endpoint until it is resumed."""
+    from api import subscriptions
 
     async def change(uow, endpoint):
         await subscriptions.pause(uow, endpoint, by="an administrator")
@@ -196,6 +208,9 @@ def delete_endpoint(endpoint_id: EndpointArgument) -> None:
 def rotate_endpoint(endpoint_id: EndpointArgument) -> None:
     """A new signing secret, printed once; the old one signs beside it for the overlap."""
     from datetime import timedelta
+
+    from api import subscriptions
+    from settings import get_settings
 
     overlap = timedelta(hours=get_settings().webhook_secret_overlap_hours)
 
@@ -242,6 +257,8 @@ def add_address(
     language: Annotated[str, typer.Option(help="zh or en")] = "zh",
 ) -> None:
     """E-mail a party's events to an address; an address already there takes the new types and language."""
+    from domain.endpoints import check_email_address
+
     who, event_types = parse_party(party), parse_types(types)
     if language not in ("zh", "en"):
         fail("--language: zh or en", EXIT_BAD_INPUT)
@@ -259,6 +276,8 @@ def add_address(
 @email_app.command("list")
 def list_addresses(party: OptionalParty = None, as_json: JsonOption = False) -> None:
     """E-mail recipients, oldest first."""
+    from api.notification_schemas import RecipientView
+
     who = parse_party(party) if party else None
     rows = _in_database(lambda uow: uow.endpoints.recipients_of(who), "list the addresses")
     shown = [
@@ -297,7 +316,7 @@ def list_events(
     as_json: JsonOption = False,
 ) -> None:
     """A party's events, oldest first, as the party's own feed shows them."""
-    from api.notification_schemas import CURSOR_PATTERN, decode_cursor
+    from api.notification_schemas import CURSOR_PATTERN, EventView, decode_cursor, encode_cursor
 
     who = parse_party(party)
     wanted = parse_types(types) if types else None
@@ -326,7 +345,10 @@ def redeliver_event(
 ) -> None:
     """Send an event again: to the endpoint given, else to every active endpoint of its party subscribed
     to its type. Needs Temporal (TEMPORAL_ADDRESS, or the dev stack's)."""
+    from api import subscriptions
     from cli.connection import connect_or_fail
+    from cli.running import run_async
+    from settings import get_settings
 
     async def plan(uow: UnitOfWork) -> list[str]:
         event = await uow.endpoints.event(None, event_id)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.engine import make_url
 
 from cli.errors import fail
-from settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 
 def worker() -> None:
@@ -26,6 +28,7 @@ def api() -> None:
 
     from api.server import app_from_settings, serve_until
     from cli.running import run_async
+    from settings import get_settings
 
     settings = get_settings()
 
@@ -41,6 +44,9 @@ def api() -> None:
 
 def migrate() -> None:
     """Bring the database to the latest schema: DATABASE_URL, or the dev stack's embedded PostgreSQL."""
+    from sqlalchemy.engine import make_url
+
+    from settings import get_settings
     from storage.migrate import upgrade_to_head
 
     settings = get_settings()

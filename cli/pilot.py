@@ -1,5 +1,5 @@
 """`cyberins pilot check …`: a service scheme or a Shanghai healthcare application against the pilot
-programme's rules (DOMAIN.md §9), before it is submitted. Every broken rule is named."""
+programme's rules (docs/domain.md, "The pilot programme"), before it is submitted. Every broken rule is named."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""`cyberins qualification …`: platform operations' view of provider qualifications (DOMAIN.md §8):
+"""`cyberins qualification …`: platform operations' view of provider qualifications (docs/domain.md, "Platform qualification by insurance"):
 list and show them, record the platform's contact and decision, ask for a recheck. Providers and
-insurers act through the API with their own keys."""
+insurers act through the API with their own keys. Temporal and the settings are imported inside the
+commands, so `--help` stays quick."""
 
 from __future__ import annotations
 
@@ -8,15 +9,13 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
-from cli.connection import connect_or_fail
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
 from cli.files import query_status
 from cli.listing import DEFAULT_LIMIT, LIMIT_HELP, MAX_LIMIT, Listing, print_listing
+from cli.output import WideOption, table_console
 from cli.running import run_async
 from cli.status_view import status_table
-from cli.updates import send_update
 from contracts.qualification import (
     PlatformContact,
     PlatformDecision,
@@ -24,14 +23,17 @@ from contracts.qualification import (
     qualification_workflow_id,
 )
 from domain.qualification import QualificationPhase
-from settings import get_settings
-from workflows import search_attributes as sa
 
 app = typer.Typer(help="Provider qualifications by insurance on the open platform.", no_args_is_help=True)
-QUALIFICATIONS = Listing(
-    plural="qualifications", workflow_type="QualificationWorkflow", id_prefix="qualification-",
-    id_column="qualification_id", columns={"phase": sa.QUALIFICATION_PHASE},
-)
+
+
+def qualifications_listing() -> Listing:
+    from workflows import search_attributes as sa
+
+    return Listing(
+        plural="qualifications", workflow_type="QualificationWorkflow", id_prefix="qualification-",
+        id_column="qualification_id", columns={"phase": sa.QUALIFICATION_PHASE},
+    )
 
 
 @app.command("list")
@@ -39,22 +41,28 @@ def list_qualifications(
     phase: Annotated[QualificationPhase | None, typer.Option(help="Only qualifications in this phase")] = None,
     limit: Annotated[int, typer.Option(min=1, max=MAX_LIMIT, help=LIMIT_HELP)] = DEFAULT_LIMIT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array")] = False,
+    wide: WideOption = False,
 ) -> None:
     """List qualifications from Temporal visibility (it lags a few seconds behind the workflows)."""
-    print_listing(QUALIFICATIONS, [(sa.QUALIFICATION_PHASE, "=", phase)], limit=limit, as_json=as_json)
+    from workflows import search_attributes as sa
+
+    clauses = [(sa.QUALIFICATION_PHASE, "=", phase)]
+    print_listing(qualifications_listing(), clauses, limit=limit, as_json=as_json, wide=wide)
 
 
 @app.command("show")
 def show(
     qualification_id: Annotated[str, typer.Argument(help="e.g. qual-…")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON")] = False,
+    wide: WideOption = False,
 ) -> None:
     """A qualification's phase, service levels, proofs and validity."""
     status = run_async(_status(qualification_id))
     if as_json:
         typer.echo(status.model_dump_json(indent=2))
     else:
-        Console().print(status_table(status, title=f"Qualification {qualification_id}", skip=("qualification_id",)))
+        table = status_table(status, title=f"Qualification {qualification_id}", skip=("qualification_id",))
+        table_console(wide=wide).print(table)
 
 
 @app.command("contact")
@@ -96,6 +104,9 @@ def recheck(qualification_id: Annotated[str, typer.Argument(help="A qualified pr
 
 
 async def _status(qualification_id: str) -> QualificationStatus:
+    from cli.connection import connect_or_fail
+    from settings import get_settings
+
     client = await connect_or_fail(get_settings())
     return await query_status(
         client, qualification_workflow_id(qualification_id), QualificationStatus, what=f"qualification {qualification_id}"
@@ -103,6 +114,10 @@ async def _status(qualification_id: str) -> QualificationStatus:
 
 
 async def _update(qualification_id: str, name: str, body) -> QualificationStatus:
+    from cli.connection import connect_or_fail
+    from cli.updates import send_update
+    from settings import get_settings
+
     client = await connect_or_fail(get_settings())
     return await send_update(
         client, qualification_workflow_id(qualification_id), name, body, QualificationStatus,
@@ -112,6 +127,9 @@ async def _update(qualification_id: str, name: str, body) -> QualificationStatus
 
 async def _signal(qualification_id: str) -> None:
     from temporalio.service import RPCError, RPCStatusCode
+
+    from cli.connection import connect_or_fail
+    from settings import get_settings
 
     client = await connect_or_fail(get_settings())
     try:

@@ -8,18 +8,14 @@ the Cloud UI or `tcld` instead; there the server refuses and the message says so
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
-from cli.connection import connect_or_fail
 from cli.errors import fail
-from cli.running import run_async
-from settings import get_settings
-from workflows import search_attributes
+
+if TYPE_CHECKING:
+    from temporalio.client import Client
 
 
 @dataclass
@@ -31,11 +27,17 @@ class Registration:
 
 def _type_name(value: int) -> str:
     """A type as the server's listing gives it, spelt as `search_attributes.type_name` spells ours."""
+    from temporalio.api.enums.v1 import IndexedValueType
+
     return IndexedValueType.Name(value).removeprefix("INDEXED_VALUE_TYPE_").capitalize()
 
 
 async def register_search_attributes(client: Client, namespace: str | None = None) -> Registration:
     """Adds what is missing of `search_attributes.ALL` to `namespace` (the client's by default)."""
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+
+    from workflows import search_attributes
+
     namespace = namespace or client.namespace
     existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
     known = {**existing.system_attributes, **existing.custom_attributes}
@@ -57,6 +59,13 @@ async def register_search_attributes(client: Client, namespace: str | None = Non
 
 def command() -> None:
     """Register the search attributes the workflows publish on TEMPORAL_NAMESPACE (safe to run again)."""
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from cli.connection import connect_or_fail
+    from cli.running import run_async
+    from settings import get_settings
+    from workflows import search_attributes
+
     settings = get_settings()
 
     async def register() -> Registration:

@@ -3,7 +3,8 @@
 The file is read twice, streaming, so its size is bounded by the disk and not by memory: first to
 check every line (and hash the file), then to send. Each batch's webhook-id is made of the file's
 SHA-256, the batch size and the batch number, so sending the same file again (after a failure half
-way, or by mistake) is answered from the API's stored answers and applied once.
+way, or by mistake) is answered from the API's stored answers and applied once. httpx and the
+settings are imported when sending, so `--help` stays quick.
 """
 
 from __future__ import annotations
@@ -13,20 +14,19 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
 from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from api.client import ApiClient
 from api.schemas import MAX_BATCH_FINDINGS, PolicyFinding
 from api.signatures import decode_secret
 from cli.errors import EXIT_BAD_INPUT, describe_validation_error, fail
 from cli.running import run_async
-from settings import get_settings
+
+if TYPE_CHECKING:
+    import httpx
+    from rich.progress import Progress
 
 app = typer.Typer(help="Send monitoring findings to the API as the monitoring vendor.", no_args_is_help=True)
 
@@ -78,6 +78,9 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def _progress() -> Progress:
     """On stderr, so that stdout holds only the totals; off when stderr is not a terminal (a log, a pipe)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
     console = Console(stderr=True)
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -143,6 +146,10 @@ def _refusal(response: httpx.Response) -> str:
 async def send_file(
     path: Path, checked: CheckedFile, *, api_url: str, api_key: str, webhook_secret: str, batch_size: int
 ) -> Sent:
+    import httpx
+
+    from api.client import ApiClient
+
     sent = Sent()
     first_line = 1
     async with ApiClient(api_url, api_key, webhook_secret=webhook_secret) as client:
@@ -241,6 +248,8 @@ def send(
     if check_only:
         _report(checked, None, as_json)
         return
+    from settings import get_settings
+
     url = (api_url or get_settings().api_base_url).rstrip("/")
     sent = run_async(
         send_file(

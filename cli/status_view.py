@@ -1,7 +1,8 @@
 """Statuses as Rich tables for `cyberins policy|incident|claim|qualification show`, and a loss statement's lines.
 
 One row per field of the status model, in the model's order, so that a field added to the query shows
-up here without a change; only the values that need a human layout have a formatter.
+up here without a change; only the values that need a human layout have a formatter. Money reads as
+everywhere in the CLI (`domain.money.format_money`: ¥1,200,000.00); `--json` keeps integer fen.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from contracts.incident import RegulatoryFiling
 from contracts.qualification import ContactDue
 from domain.findings import FindingSummary, Severity
 from domain.loss_statement import LossStatement
-from domain.money import Money
+from domain.money import Money, format_money
 from domain.policy import CHINA_STANDARD_TIME, Quote
 from domain.qualification import ProofProblem
 
@@ -40,7 +41,7 @@ def _findings(summary: FindingSummary) -> str:
 
 
 def _quote(quote: Quote) -> str:
-    return f"{quote.quote_id}: premium {quote.premium}, expires {_value(quote.expires_at)}"
+    return f"{quote.quote_id}: premium {format_money(quote.premium)}, expires {_value(quote.expires_at)}"
 
 
 def _filing(filing: RegulatoryFiling) -> str:
@@ -48,8 +49,11 @@ def _filing(filing: RegulatoryFiling) -> str:
 
 
 def _statement(statement: LossStatement) -> str:
-    lines = [f"total payable {statement.total_payable}"]
-    lines += [f"{line.head.value}: {line.payable} of {line.gross} claimed" for line in statement.lines]
+    lines = [f"total payable {format_money(statement.total_payable)}"]
+    lines += [
+        f"{line.head.value}: {format_money(line.payable)} of {format_money(line.gross)} claimed"
+        for line in statement.lines
+    ]
     if statement.exclusions_applied:
         lines.append("exclusions: " + ", ".join(e.value for e in statement.exclusions_applied))
     return "\n".join(lines)
@@ -65,7 +69,7 @@ def _value(value: Any) -> str:
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, Money):
-        return str(value)
+        return format_money(value)
     if isinstance(value, FindingSummary):
         return _findings(value)
     if isinstance(value, Quote):
@@ -80,6 +84,9 @@ def _value(value: Any) -> str:
         return f"{value.code}: {value.message}"
     if isinstance(value, list):
         return "\n".join(_value(item) for item in value)
+    if isinstance(value, BaseModel):
+        # A part of a status with no layout of its own (yet): its fields, each laid out as above.
+        return ", ".join(f"{name.replace('_', ' ')} {_value(field)}" for name, field in value)
     return str(value)
 
 
@@ -104,20 +111,20 @@ def status_table(status: BaseModel, *, title: str, skip: tuple[str, ...] = ()) -
 
 
 def statement_table(statement: LossStatement) -> Table:
-    """`claim determine`: each head from what was claimed to what it pays (DOMAIN.md §4 steps 1-4)."""
+    """`claim determine`: each head from what was claimed to what it pays (docs/domain.md, "Loss determination", steps 1-4)."""
     table = Table(
-        title=f"Loss statement: {statement.total_payable} payable", title_justify="left",
-        caption=f"aggregate left after this claim: {statement.aggregate_remaining_after}",
+        title=f"Loss statement: {format_money(statement.total_payable)} payable", title_justify="left",
+        caption=f"aggregate left after this claim: {format_money(statement.aggregate_remaining_after)}",
     )
     for heading in ("head", "claimed", "retention", "coinsurance", "sublimit left", "payable"):
         table.add_column(heading, justify="left" if heading == "head" else "right")
     for line in statement.lines:
         table.add_row(
-            line.head.value, str(line.gross), str(line.retention), f"{line.coinsurance_bps / 100:g}%",
-            str(line.sublimit_remaining), str(line.payable),
+            line.head.value, format_money(line.gross), format_money(line.retention), f"{line.coinsurance_bps / 100:g}%",
+            format_money(line.sublimit_remaining), format_money(line.payable),
         )
     for item in statement.items:
         if item.excluded_by:
-            table.add_row(f"  {item.item_id} excluded", str(item.claimed), "", "", "",
+            table.add_row(f"  {item.item_id} excluded", format_money(item.claimed), "", "", "",
                           ", ".join(e.value for e in item.excluded_by))
     return table

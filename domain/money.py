@@ -1,4 +1,7 @@
-"""Money as integer fen (分) with a currency code; never a float."""
+"""Money as integer fen (分) with a currency code; never a float.
+
+`format_money` is how an amount reads to people (`¥1,200,000.00`); JSON keeps `{"fen", "currency"}`.
+"""
 
 from __future__ import annotations
 
@@ -39,6 +42,19 @@ class Money(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.currency} {self.fen // 100}.{self.fen % 100:02d}"
+
+
+def format_fen(fen: int, currency: str = "CNY") -> str:
+    """¥1,200,000.00 for CNY; another currency leads with its code (USD 1,200.00). Whole-number
+    arithmetic, so no amount is ever rounded through a float."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    symbol = "¥" if currency == "CNY" else f"{currency} "
+    return f"{sign}{symbol}{whole:,}.{cents:02d}"
+
+
+def format_money(money: Money | None, *, missing: str = "-") -> str:
+    return missing if money is None else format_fen(money.fen, money.currency)
 
 
 def zero(currency: Currency = "CNY") -> Money:

@@ -115,7 +115,7 @@ async def test_an_underwriter_finds_a_referral_in_the_list_and_accepts_it(
             "policy", "approve", policy_id, "--underwriter", "uw-7", "--reason", "controls plan agreed",
             "--premium-fen", "15000000",
         )
-        assert f"Policy {policy_id}: referral accepted by uw-7." in accepted and "CNY 150000.00" in accepted
+        assert f"Policy {policy_id}: referral accepted by uw-7." in accepted and "¥150,000.00" in accepted
         quoted = await eventually(handle, lambda s: s.phase.value == "quoted")
         assert quoted.quote.premium == Money.yuan(150_000)
 
@@ -228,7 +228,7 @@ async def test_an_adjuster_works_a_claim_from_items_to_offer(
             "claim", "pay", claim_id, "--head", "emergency_response", "--amount-fen", "1000000",
             "--approver", "adj-1",
         )
-        assert "CNY 10000.00" in paid and "in_review" in paid
+        assert "¥10,000.00" in paid and "in_review" in paid
 
         offered = await operator.json("claim", "approve", claim_id, "--approver", "adj-1")
         assert offered["phase"] == "offered" and offered["approvals"] == ["adj-1"]
@@ -251,7 +251,7 @@ async def test_an_adjuster_works_a_claim_from_items_to_offer(
         )
         assert twice.endswith("the claim is offered; only a determined claim in review can be approved")
         assert f"Claim {claim_id}" in table and "offered" in table
-        assert "adj-1" in table and "CNY 10000.00" in table
+        assert "adj-1" in table and "¥10,000.00" in table
         assert f"Incident {incident_id}" in incident_table and "significant" in incident_table
         assert incident_json["covered"] is True and incident_json["incident_id"] == incident_id
         assert [(row["claim_id"], row["phase"], row["policy_id"]) for row in claims] == [
