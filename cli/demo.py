@@ -247,17 +247,20 @@ async def _provision(settings: Settings) -> dict[str, Any]:
     """Fresh keys for the demo's four parties, issued straight into the database as an administrator would."""
     from api.parties import PartyKind
     from api.provisioning import issue_credentials
+    from cli.database import operator_actor
+    from storage.audit import acting_as
     from storage.db import create_session_factory
 
     run = secrets.token_hex(3)
     engine, sessions = create_session_factory(settings.effective_database_url, pool_size=1)
     try:
-        return {
-            "insured": await issue_credentials(sessions, PartyKind.INSURED, f"demo-insured-{run}", label="cyberins demo"),
-            "vendor": await issue_credentials(sessions, PartyKind.VENDOR, f"demo-vendor-{run}", label="cyberins demo"),
-            "panel": await issue_credentials(sessions, PartyKind.VENDOR, PANEL_VENDOR, label="cyberins demo"),
-            "insurer": await issue_credentials(sessions, PartyKind.INSURER, f"demo-insurer-{run}", label="cyberins demo"),
-        }
+        with acting_as(operator_actor()):
+            return {
+                "insured": await issue_credentials(sessions, PartyKind.INSURED, f"demo-insured-{run}", label="cyberins demo"),
+                "vendor": await issue_credentials(sessions, PartyKind.VENDOR, f"demo-vendor-{run}", label="cyberins demo"),
+                "panel": await issue_credentials(sessions, PartyKind.VENDOR, PANEL_VENDOR, label="cyberins demo"),
+                "insurer": await issue_credentials(sessions, PartyKind.INSURER, f"demo-insurer-{run}", label="cyberins demo"),
+            }
     except OSError as error:
         fail(f"cannot reach the database to issue the demo's keys ({error}); is `make dev` running?")
     finally:

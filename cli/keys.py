@@ -28,9 +28,13 @@ async def _with_sessions(work):
     from settings import get_settings
     from storage.db import create_session_factory
 
+    from cli.database import operator_actor
+    from storage.audit import acting_as
+
     engine, sessions = create_session_factory(get_settings().effective_database_url, pool_size=1)
     try:
-        return await work(sessions)
+        with acting_as(operator_actor()):
+            return await work(sessions)
     except OSError as error:
         fail(f"cannot reach the database ({error.strerror or error}); is `make dev` running, or DATABASE_URL set?")
     finally:

@@ -317,3 +317,25 @@ async def test_a_downgrade_that_would_break_the_hashes_of_named_entries_is_refus
 
 def downgrade_to(database_url: str, revision: str) -> None:
     migration.downgrade(alembic_config(database_url), revision)
+
+
+async def test_a_commands_database_work_is_named_by_its_operator(
+    activities: Activities, engine: AsyncEngine, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cyberins` commands that write to the database (keys, listeners, the demo's keys) run their
+    work as the operator: CYBERINS_OPERATOR, else the login name."""
+    from cli.database import operator_actor, with_database
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("CYBERINS_OPERATOR", "ops-on-call")
+    assert operator_actor() == Actor.of_operator("ops-on-call")
+    policy = builders.policy_id()
+
+    async def work(_engine, _sessions):
+        assert current_actor() == Actor.of_operator("ops-on-call")
+        await activities.policies.record_application(builders.record_application(policy))
+
+    await with_database(work, doing="record an application")
+    assert current_actor() is None
+    chain = await entries(engine)
+    assert [actor_of(e) for e in chain if e.table_name == "applications"][-1] == Actor.of_operator("ops-on-call")
