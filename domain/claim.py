@@ -12,6 +12,8 @@ from domain.money import Money
 
 
 class ClaimPhase(StrEnum):
+    """Which update each phase accepts, and where it leads: the claim's process (domain/claim_process.py)."""
+
     GATHERING_LOSS = "gathering_loss"  # loss items come in; interim payments possible
     IN_REVIEW = "in_review"  # 定责定损: a statement exists; adjusters review it
     OFFERED = "offered"  # approved; the insured accepts or disputes
