@@ -179,7 +179,7 @@ async def _claim_to_offer(
         client, task_queue, incident.id.removeprefix("incident-"), rules=ENDS_WHEN_CLOSED
     )
     item = LossItem(item_id="er-1", head=CoverageHead.EMERGENCY_RESPONSE, amount=Money(fen=CLAIMED.fen + n))
-    # Refused (claim_moved_on) if the incident had no cover: the claim would have been rejected.
+    # Refused if the incident had no cover: the claim would have been rejected.
     await update(claim, ClaimWorkflow.submit_loss_items, LossItemsSubmission(items=[item]))
     statement = await update(claim, ClaimWorkflow.determine)
     offered = await update(claim, ClaimWorkflow.approve, Approval(approver_id="adjuster-1"))
