@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from contracts.claim_activities import ClaimBasis
+from contracts.parties import ActingParty
 from domain.boundaries import PartyId
 from domain.claim import ClaimantKind, ClaimPhase, ClaimRules, approvals_required
 from domain.coverage import CoverageHead
@@ -38,6 +40,8 @@ class ClaimState(BaseModel):
     determination: int = 0
     statement: LossStatement | None = None
     approvals: list[str] = Field(default_factory=list)
+    # Whose approval put the current offer up: named on the payout it leads to (the audit trail).
+    offer_approved_by: ActingParty | None = None
     paid_fen: int = 0
     interim_paid: dict[CoverageHead, int] = Field(default_factory=dict)
     payouts: int = 0
@@ -74,21 +78,29 @@ class ConditionsUpdate(_Message):
 
 class Approval(_Message):
     approver_id: str = Field(min_length=1, max_length=64)
+    # Set by the API from the signing key (never read from the body); not part of the published schema.
+    on_behalf_of: SkipJsonSchema[ActingParty | None] = None
 
 
 class Denial(_Message):
     approver_id: str = Field(min_length=1, max_length=64)
     reasons: list[str] = Field(min_length=1)
+    # Set by the API from the signing key (never read from the body); not part of the published schema.
+    on_behalf_of: SkipJsonSchema[ActingParty | None] = None
 
 
 class OfferAnswer(_Message):
     reason: str | None = Field(default=None, max_length=2000)
+    # Set by the API from the signing key (never read from the body); not part of the published schema.
+    on_behalf_of: SkipJsonSchema[ActingParty | None] = None
 
 
 class InterimPaymentRequest(_Message):
     head: CoverageHead
     amount: Money
     approver_id: str = Field(min_length=1, max_length=64)
+    # Set by the API from the signing key (never read from the body); not part of the published schema.
+    on_behalf_of: SkipJsonSchema[ActingParty | None] = None
 
 
 class SubrogationRequest(_Message):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.parties import ActingParty
 from domain.boundaries import Instant
 from domain.claim import ClaimantKind, ClaimPhase
 from domain.coverage import CoverageHead
@@ -52,6 +53,7 @@ class RecordClaimPhase(_Message):
     phase: ClaimPhase
     at: Instant
     reason: str | None = None
+    on_behalf_of: ActingParty | None = None  # whose request moved the claim (the audit trail names it)
 
 
 class RecordLossItems(_Message):
@@ -77,6 +79,7 @@ class PayoutInstruction(_Message):
     head: CoverageHead | None = Field(default=None, description="set for interim payments")
     interim: bool = False
     requested_at: Instant
+    on_behalf_of: ActingParty | None = None  # who approved it (the audit trail names it)
 
     @property
     def idempotency_key(self) -> str:

@@ -22,6 +22,15 @@ class Party(StrEnum):
     PROVIDER = "provider"  # a platform's service provider seeking qualification
 
 
+class ActingParty(_Message):
+    """The party whose request a workflow carries out: filled by the API from the key that signed the
+    request, never from its body. Activities that write on it name it on the audit trail. Ids only."""
+
+    party_kind: str = Field(max_length=32)
+    party_id: str = Field(max_length=64)
+    key_id: str | None = Field(default=None, max_length=64)
+
+
 class Notification(_Message):
     """A decision to tell a party something: the one model every workflow notifies through.
 

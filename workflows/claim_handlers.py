@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.ledger import LedgerActivities
     from contracts.claim import ClaimState, ClaimStatus, ClaimWorkflowInput
     from contracts.claim_activities import RecordClaimPhase, SettleReservation
-    from contracts.parties import Party
+    from contracts.parties import ActingParty, Party
     from domain.claim import ClaimPhase, ClaimRules
     from domain.claim_process import ClaimUpdate, refusal_for
     from domain.errors import DomainRuleError
@@ -76,8 +76,8 @@ class ClaimHandlers:
                 raise ApplicationError(refusal, type=MOVED_ON, non_retryable=True)
             yield self.state
 
-    async def _enter(self, phase: ClaimPhase, reason: str | None = None) -> None:
-        """The one place the claim's phase changes."""
+    async def _enter(self, phase: ClaimPhase, reason: str | None = None, by: ActingParty | None = None) -> None:
+        """The one place the claim's phase changes; `by` is the party whose request moved it."""
         self.state.phase = phase
         publish(search_attributes.CLAIM_PHASE.value_set(phase.value))
         show(f"Claim {phase.value.replace('_', ' ')}" + (f": {reason}" if reason else "."))
@@ -85,7 +85,7 @@ class ClaimHandlers:
             self.state.closing_reason = reason
         await self.gateway.record(
             ClaimActivities.record_claim_phase,
-            RecordClaimPhase(claim_id=self.input.claim_id, phase=phase, at=workflow.now(), reason=reason),
+            RecordClaimPhase(claim_id=self.input.claim_id, phase=phase, at=workflow.now(), reason=reason, on_behalf_of=by),
             summary=f"claim {phase.value}",
         )
 
@@ -95,10 +95,10 @@ class ClaimHandlers:
         if self.state.phase is ClaimPhase.IN_REVIEW:
             await self._enter(ClaimPhase.GATHERING_LOSS, "facts changed; determine again")
 
-    async def _close(self, reason: str) -> None:
+    async def _close(self, reason: str, by: ActingParty | None = None) -> None:
         """Closed for good until reopened: the policy keeps what was paid and releases the rest of the hold."""
         await self._settle(final=True)
-        await self._enter(ClaimPhase.CLOSED, reason)
+        await self._enter(ClaimPhase.CLOSED, reason, by)
 
     async def _settle(self, *, final: bool, after_payment: bool = False) -> None:
         """Before money moves, a refusal (or no answer within REQUEST_WAIT) fails the update and nothing

@@ -14,7 +14,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.claim import ClaimActivities
     from contracts.claim import Approval, ClaimStatus, Denial, InterimPaymentRequest, OfferAnswer
     from contracts.claim_activities import PayoutInstruction
-    from contracts.parties import Party
+    from contracts.parties import ActingParty, Party
     from domain.claim import ClaimPhase, approvals_required, check_approver, check_interim_payment
     from domain.claim_process import ClaimUpdate
     from domain.coverage import CoverageHead
@@ -30,7 +30,8 @@ class ClaimSettlement(ClaimHandlers):
             state.approvals = [*state.approvals, approval.approver_id]
             assert state.statement is not None
             if len(state.approvals) >= approvals_required(state.statement.total_payable, self.rules):
-                await self._enter(ClaimPhase.OFFERED)
+                state.offer_approved_by = approval.on_behalf_of
+                await self._enter(ClaimPhase.OFFERED, by=approval.on_behalf_of)
                 await self._notify("claim_offer", Party.INSURED)
         return self.status()
 
@@ -44,7 +45,7 @@ class ClaimSettlement(ClaimHandlers):
     @workflow.update
     async def deny(self, denial: Denial) -> ClaimStatus:
         async with self._turn(ClaimUpdate.DENY):
-            await self._close(f"denied by {denial.approver_id}: {'; '.join(denial.reasons)}")
+            await self._close(f"denied by {denial.approver_id}: {'; '.join(denial.reasons)}", denial.on_behalf_of)
         return self.status()
 
     @deny.validator
@@ -55,10 +56,12 @@ class ClaimSettlement(ClaimHandlers):
     async def accept_offer(self, answer: OfferAnswer) -> ClaimStatus:
         async with self._turn(ClaimUpdate.ACCEPT_OFFER) as state:
             assert state.statement is not None
-            await self._enter(ClaimPhase.PAYING)
+            await self._enter(ClaimPhase.PAYING, by=answer.on_behalf_of)
             balance = state.statement.total_payable.fen - state.paid_fen
             if balance > 0:
-                refused = await self._pay(Money(fen=balance, currency=state.statement.currency))
+                refused = await self._pay(
+                    Money(fen=balance, currency=state.statement.currency), approved_by=state.offer_approved_by
+                )
                 if refused is not None:
                     # Nothing was paid: the offer stands, to be accepted again once the payment can go.
                     await self._enter(ClaimPhase.OFFERED, f"payment refused: {refused.reason}")
@@ -76,7 +79,7 @@ class ClaimSettlement(ClaimHandlers):
         async with self._turn(ClaimUpdate.DISPUTE_OFFER) as state:
             state.disputes = [*state.disputes, answer.reason or "disputed"]
             state.approvals = []
-            await self._enter(ClaimPhase.IN_REVIEW, f"disputed: {answer.reason}")
+            await self._enter(ClaimPhase.IN_REVIEW, f"disputed: {answer.reason}", answer.on_behalf_of)
             await self._notify("claim_disputed", Party.INSURER, key=str(len(state.disputes)))
         return self.status()
 
@@ -89,7 +92,7 @@ class ClaimSettlement(ClaimHandlers):
     @workflow.update
     async def interim_payment(self, request: InterimPaymentRequest) -> ClaimStatus:
         async with self._turn(ClaimUpdate.INTERIM_PAYMENT, lambda: self._validate_interim(request)) as state:
-            refused = await self._pay(request.amount, head=request.head)
+            refused = await self._pay(request.amount, head=request.head, approved_by=request.on_behalf_of)
             if refused is not None:
                 raise refused.error("payment refused: ")
             state.interim_paid[request.head] = state.interim_paid.get(request.head, 0) + request.amount.fen
@@ -111,7 +114,9 @@ class ClaimSettlement(ClaimHandlers):
 
     # -- Money out ------------------------------------------------------------------------------------
 
-    async def _pay(self, amount: Money, *, head: CoverageHead | None = None) -> Refused | None:
+    async def _pay(
+        self, amount: Money, *, head: CoverageHead | None = None, approved_by: ActingParty | None = None
+    ) -> Refused | None:
         """Retried while the payment service is down; its refusal is returned, and nothing was paid."""
         state = self.state
         state.payouts += 1
@@ -119,7 +124,7 @@ class ClaimSettlement(ClaimHandlers):
             ClaimActivities.pay,
             PayoutInstruction(
                 claim_id=self.input.claim_id, sequence=state.payouts, amount=amount, head=head,
-                interim=head is not None, requested_at=workflow.now(),
+                interim=head is not None, requested_at=workflow.now(), on_behalf_of=approved_by,
             ),
             summary=f"payout {state.payouts}",
             options=PAYMENT,

@@ -24,6 +24,7 @@ from contracts.claim import (
     OfferAnswer,
     claim_workflow_id,
 )
+from contracts.parties import ActingParty
 from domain.claim import ClaimantKind
 from domain.loss_statement import LossStatement
 from storage.unit_of_work import UnitOfWork
@@ -32,8 +33,22 @@ from workflows.starting import start_claim
 router = APIRouter(prefix="/v1", tags=["claims"])
 
 
+def _acting(call: Call, body):
+    """The decision as the caller's: who made it comes from the key that signed the request, never
+    from the body (a body naming it is refused), so the audit trail can say who approved a payout."""
+    if "on_behalf_of" in body.model_fields_set:
+        message = "is set by the service from the key that signed the request; leave it out"
+        raise Problem(422, "invalid_request", f"body.on_behalf_of: {message}",
+                      errors=[{"field": "body.on_behalf_of", "message": message}])
+    caller = call.caller
+    acting = ActingParty(party_kind=caller.kind.value, party_id=caller.party_id, key_id=caller.key_id)
+    return body.model_copy(update={"on_behalf_of": acting})
+
+
 async def _update(call: Call, claim_id: str, name: str, body, result_type=ClaimStatus) -> JSONResponse:
     await call.require(ObjectKind.CLAIM, claim_id)
+    if body is not None and "on_behalf_of" in type(body).model_fields:
+        body = _acting(call, body)
 
     async def action():
         return await temporal_calls.update(

@@ -4,6 +4,7 @@ lists, limits and history, an offer disputed, an interim payment."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import datetime, timezone
 
@@ -55,6 +56,29 @@ async def bind(clients, issued, policy_id: str) -> dict:
     status = await eventually(lambda: clients["insured"].get(f"/v1/policies/{policy_id}"), lambda s: s["quote"] is not None)
     await clients["insured"].post(f"/v1/policies/{policy_id}/quote-acceptance", {"quote_id": status["quote"]["quote_id"]})
     return await eventually(lambda: clients["insured"].get(f"/v1/policies/{policy_id}"), lambda s: s["phase"] == "in_force")
+
+
+async def audit_actors(api_stack, claim_id: str) -> dict[str, list]:
+    """The actors of the claim's audited inserts, by table (claim phases as (phase, actor) pairs)."""
+    from sqlalchemy import text
+
+    async with api_stack.sessions() as session:
+        rows = (await session.execute(text(
+            "SELECT a.table_name, a.actor, p.phase FROM audit_log a"
+            " LEFT JOIN claim_phase_history p ON a.table_name = 'claim_phase_history'"
+            "  AND p.id = (a.row_key::jsonb ->> 'id')::bigint"
+            " WHERE a.claim_id = :claim AND a.operation = 'INSERT' ORDER BY a.seq"
+        ), {"claim": claim_id})).all()
+    found: dict[str, list] = {}
+    for table, actor, phase in rows:
+        named = json.loads(actor) if actor else {}
+        party = {k: named.get(k) for k in ("party_kind", "party_id", "key_id")}
+        found.setdefault(table, []).append((phase, party) if table == "claim_phase_history" else party)
+    return found
+
+
+def _acting_for(issued) -> dict:
+    return {"party_kind": issued.party_kind.value, "party_id": issued.party_id, "key_id": issued.key_id}
 
 
 async def test_the_insurer_decides_a_referral_and_every_party_lists_the_policy(parties):
@@ -116,6 +140,14 @@ async def test_an_offer_disputed_then_an_interim_payment_and_the_limits_show_it(
     limits = await clients["insured"].get(f"/v1/policies/{policy_id}/limits")
     assert limits[0]["reserved"]["fen"] == payable
 
+    # Who decides is the key that signed the request: a body that names someone else is refused.
+    with pytest.raises(ApiError) as named_in_body:
+        await clients["insurer"].post(f"/v1/claims/{claim_id}/approvals", {
+            "approver_id": "adjuster-1",
+            "on_behalf_of": {"party_kind": "insurer", "party_id": "someone-else", "key_id": "k-forged"},
+        })
+    assert named_in_body.value.status == 422
+    assert [e["field"] for e in named_in_body.value.problem["errors"]] == ["body.on_behalf_of"]
     await clients["insurer"].post(f"/v1/claims/{claim_id}/approvals", {"approver_id": "adjuster-1"})
     disputed = await clients["insured"].post(f"/v1/claims/{claim_id}/offer/dispute", {"reason": "the BI loss is missing"})
     assert disputed["phase"] == "in_review" and disputed["disputes"] == 1
@@ -124,6 +156,13 @@ async def test_an_offer_disputed_then_an_interim_payment_and_the_limits_show_it(
         "head": "emergency_response", "amount": {"fen": 2_000_000, "currency": "CNY"}, "approver_id": "adjuster-1",
     })
     assert paid["paid"]["fen"] == 2_000_000 and paid["payouts"] == 1
+
+    # The audit trail answers "who approved this payout", and who put the offer up and disputed it.
+    insurer, insured = issued["insurer"], issued["insured"]
+    actors = await audit_actors(api_stack, claim_id)
+    assert actors["payouts"] == [_acting_for(insurer)]
+    by_phase = dict(actors["claim_phase_history"])
+    assert by_phase["offered"] == _acting_for(insurer) and by_phase["in_review"] == _acting_for(insured)
     with pytest.raises(ApiError) as vendor_reads_money:
         await clients["vendor"].get(f"/v1/policies/{policy_id}/limits")
     assert vendor_reads_money.value.status == 404
