@@ -41,7 +41,8 @@ class Money(BaseModel):
             raise ValueError(f"cannot combine {self.currency} with {other.currency}")
 
     def __str__(self) -> str:
-        return f"{self.currency} {self.fen // 100}.{self.fen % 100:02d}"
+        """The one way money is written for people: ¥1,200,000.00 (see `format_fen`)."""
+        return format_fen(self.fen, self.currency)
 
 
 def format_fen(fen: int, currency: str = "CNY") -> str:

@@ -91,7 +91,7 @@ def test_the_same_bi_loss_under_higher_of():
     assert line.bi_rule is BusinessInterruptionRule.HIGHER_OF
     assert line.gross.fen == 30_000_000
     assert line.net_of_retention.fen == 30_000_000 - 12_000_000
-    assert any("= CNY 120000.00" in note for note in line.notes)
+    assert any("= ¥120,000.00" in note for note in line.notes)
 
 
 def test_higher_of_takes_the_retention_when_it_is_the_higher():
