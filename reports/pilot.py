@@ -6,6 +6,7 @@ import csv
 import io
 from pathlib import Path
 
+from domain.money import format_fen
 from reports.charts import bar_chart
 from reports.pilot_figures import PilotFigures, Table
 
@@ -13,11 +14,8 @@ FEN_COLUMNS = {"premium_fen", "aggregate_limit_fen", "paid_fen"}
 
 
 def yuan(fen: int | None, currency: str = "CNY") -> str:
-    """Exact to the fen, never through a float."""
-    fen = fen or 0
-    sign, fen = ("-" if fen < 0 else ""), abs(fen)
-    symbol = "¥" if currency == "CNY" else f"{currency} "
-    return f"{sign}{symbol}{fen // 100:,}.{fen % 100:02d}"
+    """Exact to the fen, never through a float; an amount not known yet counts as none."""
+    return format_fen(fen or 0, currency)
 
 
 def to_csv(table: Table) -> str:

@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parents[2]
 NOT_PRODUCT = {"tests", "bench", "migrations", "build", "node_modules"}
 
 LAYERS: list[set[str]] = [
-    {"domain", "logs", "observability", "reports"},
-    {"contracts", "calendars", "payments", "mail"},
+    {"domain", "logs", "observability"},
+    {"contracts", "calendars", "payments", "mail", "reports"},
     {"settings", "storage"},
     {"codec", "pilot"},
     {"temporal_connection", "activities"},
