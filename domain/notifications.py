@@ -62,6 +62,7 @@ EVENT_TYPES: dict[str, EventType] = {
     "remediation_reminder": _type("policy.remediation.reminder", "漏洞整改即将到期", "A finding's remediation comes due", *_FINDING),
     "remediation_overdue": _type("policy.remediation.overdue", "漏洞整改已逾期", "A finding's remediation is overdue", *_FINDING),
     "active_compromise": _type("policy.compromise.detected", "监测发现正在发生的入侵", "Monitoring found an active compromise", "vendor_event_id", urgent=True),
+    "findings_dropped": _type("policy.findings.dropped", "报送的监测发现未被接收", "Findings you sent were not taken", "policy_id", "count", "reason", "dropped_at"),
     # incidents
     "late_notice": _type("incident.notice.late", "事故报案晚于约定期限", "The incident was reported late", "incident_id"),
     "incident_not_covered": _type("incident.not_covered", "事故不在保障范围内", "The incident is not covered", "incident_id"),

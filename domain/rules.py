@@ -158,6 +158,10 @@ class ProcessRules(BaseModel):
     referral_reminder_minutes: int = Field(default=2 * DAY, gt=0)
     referral_max_reminders: int = Field(default=5, ge=0, description="then the referral is declined")
     quote_validity_minutes: int = Field(default=30 * DAY, gt=0)
+    quote_wait_minutes: int = Field(
+        default=1, gt=0, le=DAY,
+        description="how long an acceptance sent while the case is still being rated waits for the quote",
+    )
     term_months: int = Field(default=12, gt=0, le=36)
     renewal_window_minutes: int = Field(default=60 * DAY, gt=0)
     renewal_max_overdue_criticals: int = Field(default=3, ge=0, description="above this, no renewal")

@@ -5,7 +5,8 @@ A base class of `PolicyWorkflow`, as `PreCoverHandlers` is, so the workflow modu
 phases themselves. Every update that awaits holds the policy's one lock from its first read of the
 state to its last write, and checks again under it what its validator checked before: a change sent
 at the same time as another is applied after it, from the state it left. Signals cannot be refused:
-what they may not bring is dropped, counted, and said why in the status (`dropped_findings`).
+what they may not bring is dropped, counted, said why in the status (`dropped_findings`), and told to
+the vendor that sent it (`TermMonitoring.tell_dropped`).
 """
 
 from __future__ import annotations
@@ -53,18 +54,22 @@ class InCoverHandlers:
     async def _close(self, phase: PolicyPhase, reason: str | None) -> None: ...
     def _show_details(self) -> None: ...
 
+    # Async so that what they drop is told to the sender; everything before the first await is as it
+    # was when they were plain functions, so histories from then replay alike.
     @workflow.signal
-    def report_findings(self, batch: MonitoringBatch) -> None:
+    async def report_findings(self, batch: MonitoringBatch) -> None:
         if self._takes_findings(batch.vendor_id, len(batch.findings)):
             self.monitoring.accept(batch)
         self._show_details()
+        await self.monitoring.tell_dropped()
 
     @workflow.signal
-    def findings_stored(self, stored: StoredFindings) -> None:
+    async def findings_stored(self, stored: StoredFindings) -> None:
         """The API's intake: the findings wait in PostgreSQL; this carries their batch ids."""
         if self._takes_findings(stored.vendor_id, stored.total):
             self.monitoring.accept_stored(stored)
         self._show_details()
+        await self.monitoring.tell_dropped()
 
     def _takes_findings(self, vendor_id: str, count: int) -> bool:
         """Only in cover and from the assigned vendor. The API refuses a batch it knows would be dropped;
@@ -77,8 +82,7 @@ class InCoverHandlers:
             reason = f"vendor {vendor_id} does not monitor this policy"
         else:
             return True
-        self.state.drop_findings(DroppedFindings(at=workflow.now(), vendor_id=vendor_id, count=count, reason=reason))
-        workflow.logger.warning("findings dropped", extra={"dropped": count, "reason": reason})
+        self.monitoring.drop(DroppedFindings(at=workflow.now(), vendor_id=vendor_id, count=count, reason=reason))
         return False
 
     @workflow.update

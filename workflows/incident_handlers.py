@@ -5,21 +5,21 @@ A base class of `IncidentWorkflow`, so the workflow module keeps to the response
 refuse what cannot be right now, by the workflow's clock; the progress signal, which cannot be
 refused, drops it with a logged reason and counts it.
 
-Handlers and the run's background work take turns (`_turn`): one lock, held around every await that
-changes the incident, so no message acts on a state another is halfway through changing. A message
-that waited for its turn checks again what its validator checked, and is refused if that no longer
-holds. Every change of phase goes through `_enter`.
+Handlers and the run's background work take turns (`_turn`, by workflows/lifetime.py's `turn`): one
+lock, held around every await that changes the incident, so no message acts on a state another is
+halfway through changing. A message that waited for its turn checks again what its validator
+checked, and is refused if that no longer holds. Every change of phase goes through `_enter`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
+from workflows.lifetime import turn
 from workflows.patches import MESSAGES_IN_TURN, RESPONSE_TIMES_CHECKED
 
 with workflow.unsafe.imports_passed_through():
@@ -239,21 +239,9 @@ class IncidentResponseHandlers:
         """Histories recorded before MESSAGES_IN_TURN let handlers interleave; they replay that way."""
         return workflow.patched(MESSAGES_IN_TURN)
 
-    @asynccontextmanager
-    async def _turn(self, recheck: Callable[..., None] | None = None, *message: object) -> AsyncIterator[bool]:
-        """Hold the incident's lock for a change that awaits; yields whether turns are taken. A message
-        accepted while another held the lock is checked again by its validator (`recheck`) first."""
-        if not self._taking_turns():
-            yield False
-            return
-        async with self.lock:
-            if recheck is not None:
-                try:
-                    recheck(*message)
-                except ValueError as err:
-                    raise ApplicationError(f"no longer accepted: {err}", type="changed_meanwhile",
-                                           non_retryable=True) from None
-            yield True
+    def _turn(self, recheck: Callable[..., None] | None = None, *message: object) -> AbstractAsyncContextManager[bool]:
+        """Hold the incident's lock for a change that awaits (`lifetime.turn`)."""
+        return turn(self.lock, recheck=recheck, message=message)
 
     def _enter(self, phase: IncidentPhase, details: str | None = None) -> None:
         """Every change of phase: the state, and what operators see the incident doing."""

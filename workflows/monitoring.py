@@ -7,6 +7,10 @@ call and the summary it returns. The run's writes take the lock here, one round 
 update handlers take it themselves before they call `resolve` or `verify`. No call holds it for ever:
 findings the database refuses are set apart and said why (`dropped_findings`), a resolution waits at
 most `gateway.REQUEST_WAIT`, and the lock is released on every path.
+
+Findings the policy does not take, whatever the reason (`drop`), are also told to the vendor that
+sent them (`tell_dropped`): the notice is then in the workflow's history and in the vendor's events,
+not only in a status it may never ask for.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
-from workflows.patches import ESCALATION_OPENS_INCIDENT
+from workflows.patches import ESCALATION_OPENS_INCIDENT, FINDINGS_DROPPED_NOTICE
 
 with workflow.unsafe.imports_passed_through():
     from activities.policy import PolicyActivities
@@ -77,6 +81,8 @@ class TermMonitoring:
         self.gateway = gateway
         self.policy_id = policy_id
         self.lock = lock
+        # Dropped and not yet told to their sender, each with the key that makes its notice unique.
+        self.untold: list[tuple[str, DroppedFindings]] = []
 
     def accept(self, batch: MonitoringBatch) -> None:
         """Signal path: buffer only. Deduplication by vendor event id happens in the database. A finding
@@ -84,12 +90,10 @@ class TermMonitoring:
         received_at = workflow.now()
         possible = [f for f in batch.findings if not_in_future(f.observed_at, received_at) is None]
         if len(possible) < len(batch.findings):
-            dropped = len(batch.findings) - len(possible)
-            self.state.drop_findings(DroppedFindings(
-                at=received_at, vendor_id=batch.vendor_id, count=dropped,
+            self.drop(DroppedFindings(
+                at=received_at, vendor_id=batch.vendor_id, count=len(batch.findings) - len(possible),
                 reason="observed after the moment they were received (beyond the allowed clock skew)",
             ))
-            workflow.logger.warning("findings dropped: observed in the future", extra={"dropped": dropped})
         self.state.pending_findings.extend(
             ReceivedFinding(finding=finding, received_at=received_at) for finding in possible
         )
@@ -133,6 +137,7 @@ class TermMonitoring:
             del pending[:taken]
             for intake in intakes:
                 self._apply(intake.summary, intake.next_due_at)
+        await self.tell_dropped()  # what the database refused, told outside the lock
         for intake in intakes:
             for escalation in intake.escalations:
                 await self.escalate(escalation)
@@ -145,17 +150,36 @@ class TermMonitoring:
         if not isinstance(intake, Refused):
             return [intake]
         if len(part) == 1:
-            ignored = part[0].findings if isinstance(part[0], ReceivedBatch) else 1
-            self.state.drop_findings(DroppedFindings(
-                at=workflow.now(), vendor_id=self.state.monitoring_vendor_id or "", count=ignored,
+            self.drop(DroppedFindings(
+                at=workflow.now(), vendor_id=self.state.monitoring_vendor_id or "",
+                count=part[0].findings if isinstance(part[0], ReceivedBatch) else 1,
                 reason=f"the database refused them ({intake.type})",
             ))
-            workflow.logger.warning("findings dropped: the database refused them", extra={
-                "ignored": ignored, "failure_type": intake.type})
             return []
         half = len(part) // 2
         first = await self._write_apart(activity, command_for, part[:half], f"{summary}, first half")
         return first + await self._write_apart(activity, command_for, part[half:], f"{summary}, second half")
+
+    def drop(self, notice: DroppedFindings) -> None:
+        """Findings the policy does not take: counted, kept in the state with why, and to be told to the
+        vendor that sent them. The running count of dropped findings keys the notice: it only grows."""
+        self.state.drop_findings(notice)
+        workflow.logger.warning("findings dropped", extra={"dropped": notice.count, "reason": notice.reason})
+        if notice.count and notice.vendor_id:
+            self.untold.append((str(self.state.findings_ignored), notice))
+
+    async def tell_dropped(self) -> None:
+        """Each dropped lot, to the vendor that sent it: how many, why and when (nothing of the findings
+        themselves). Histories recorded before FINDINGS_DROPPED_NOTICE said it in the status only."""
+        if not self.untold or not workflow.patched(FINDINGS_DROPPED_NOTICE):
+            self.untold.clear()
+            return
+        while self.untold:
+            key, notice = self.untold.pop(0)  # taken before the await: told once, whoever tells it
+            await self.gateway.notify(
+                "findings_dropped", Party.VENDOR, key, recipient_id=notice.vendor_id, policy_id=self.policy_id,
+                count=notice.count, reason=notice.reason, dropped_at=notice.at.isoformat(),
+            )
 
     async def sweep(self) -> None:
         """Send reminders that are due and mark findings overdue past their deadline."""

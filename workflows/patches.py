@@ -35,3 +35,6 @@ MESSAGES_IN_TURN = "messages-in-turn"
 # histories recorded before it stay outside the lock; claim_ransomware.json and claim_reopened*.json
 # never reach a place where the new code parts from the old, and replay either way.
 CLAIM_MESSAGES_IN_TURN = "claim-messages-in-turn"
+# Findings a policy drops are told to the vendor that sent them, as well as kept in its status. Policy
+# histories recorded before it said so in the status only; they replay without the notice.
+FINDINGS_DROPPED_NOTICE = "findings-dropped-notice"

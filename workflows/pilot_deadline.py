@@ -11,17 +11,15 @@ reminder's record taken before a filing must not land after it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, time, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
 from domain.boundaries import Instant
-from workflows.lifetime import until_quiet
-from workflows.patches import MESSAGES_IN_TURN, ONE_NOTIFICATION_PATH
+from workflows.lifetime import turn, until_quiet
+from workflows.patches import ONE_NOTIFICATION_PATH
 
 with workflow.unsafe.imports_passed_through():
     from activities.pilot import PilotActivities, PilotNotice, RecordPilotDeadline, pilot_notification
@@ -123,21 +121,9 @@ class PilotDeadlineWorkflow:
             filed_at=self.filed_at, filed_reference=self.filed_reference,
         )
 
-    @asynccontextmanager
-    async def _turn(self, filing: ReportFiled | None = None) -> AsyncIterator[bool]:
-        """Hold the deadline's lock; yields whether turns are taken (histories recorded before
-        MESSAGES_IN_TURN replay without). A filing that waited for its turn is checked again."""
-        if not workflow.patched(MESSAGES_IN_TURN):
-            yield False
-            return
-        async with self.lock:
-            if filing is not None:
-                try:
-                    self._validate_filing(filing)
-                except ValueError as err:
-                    raise ApplicationError(f"no longer accepted: {err}", type="changed_meanwhile",
-                                           non_retryable=True) from None
-            yield True
+    def _turn(self, filing: ReportFiled | None = None) -> AbstractAsyncContextManager[bool]:
+        """Hold the deadline's lock (`lifetime.turn`); a filing that waited for its turn is checked again."""
+        return turn(self.lock, recheck=None if filing is None else self._validate_filing, message=(filing,))
 
     async def _record(self) -> None:
         """Bookkeeping: a state the database refuses is logged, and the deadline is kept regardless."""

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         UnderwriterDecisionReceipt,
         UnderwritingCase,
     )
+    from domain.rules import PolicyRules
     from workflows.gateway import Refused
     from workflows.underwriting import (
         check_acceptance,
@@ -39,11 +40,9 @@ with workflow.unsafe.imports_passed_through():
         refusal,
     )
 
-# How long an acceptance sent while the case is still being rated waits for the quote (workflow time).
-QUOTE_WAIT = timedelta(seconds=60)
-
 
 class PreCoverHandlers:
+    rules: PolicyRules
     state: PolicyState
     refusals: dict[str, Refused]
 
@@ -103,15 +102,17 @@ class PreCoverHandlers:
         )
 
     async def _await_quote(self, case: UnderwritingCase) -> None:
-        """An acceptance sent while the case is being rated waits for the quote, at most QUOTE_WAIT; a
-        decline or a referral ends the wait, and the acceptance is then refused saying which."""
+        """An acceptance sent while the case is being rated waits for the quote, at most the rules' quote
+        wait (histories whose rules predate it wait the default, a minute, as before); a decline or a
+        referral ends the wait, and the acceptance is then refused saying which."""
+        wait = timedelta(minutes=self.rules.process.quote_wait_minutes)
         try:
             await workflow.wait_condition(
-                lambda: not rating_under_way(case), timeout=QUOTE_WAIT, timeout_summary="quote for an acceptance"
+                lambda: not rating_under_way(case), timeout=wait, timeout_summary="quote for an acceptance"
             )
         except TimeoutError:
             raise refusal(
-                "no_quote_yet", f"no quote was issued within {QUOTE_WAIT}; nothing is lost by accepting again",
+                "no_quote_yet", f"no quote was issued within {wait}; nothing is lost by accepting again",
                 lasting=False,
             ) from None
         if case.quote is None and case.outcome_reason is not None:

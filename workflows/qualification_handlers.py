@@ -5,22 +5,22 @@ A base class of `QualificationWorkflow`, so the workflow module keeps to the qua
 Proofs are checked and recorded within `gateway.REQUEST_WAIT`; what the database refuses fails the
 update that brought it, never the workflow.
 
-Handlers and the run take turns (`_turn`): one lock, held around every await that changes the
-qualification. A message that waited for its turn checks again what its validator checked, and is
-refused if that no longer holds (proofs that arrive as the provider withdraws). Every change of phase
-goes through `_enter`, which publishes it to the operators' search attribute.
+Handlers and the run take turns (`_turn`, by workflows/lifetime.py's `turn`): one lock, held around
+every await that changes the qualification. A message that waited for its turn checks again what its
+validator checked, and is refused if that no longer holds (proofs that arrive as the provider
+withdraws). Every change of phase goes through `_enter`, which publishes it to the operators' search
+attribute.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
 
-from workflows.patches import MESSAGES_IN_TURN
+from workflows.lifetime import turn
 
 with workflow.unsafe.imports_passed_through():
     from activities.qualification import QualificationActivities
@@ -199,25 +199,9 @@ class QualificationHandlers:
 
     # -- Turns and phases --------------------------------------------------------------------------
 
-    def _taking_turns(self) -> bool:
-        """Histories recorded before MESSAGES_IN_TURN let handlers interleave; they replay that way."""
-        return workflow.patched(MESSAGES_IN_TURN)
-
-    @asynccontextmanager
-    async def _turn(self, recheck: Callable[..., None] | None = None, *message: object) -> AsyncIterator[bool]:
-        """Hold the qualification's lock for a change that awaits; yields whether turns are taken. A
-        message accepted while another held the lock is checked again by its validator first."""
-        if not self._taking_turns():
-            yield False
-            return
-        async with self.lock:
-            if recheck is not None:
-                try:
-                    recheck(*message)
-                except ValueError as err:
-                    raise ApplicationError(f"no longer accepted: {err}", type="changed_meanwhile",
-                                           non_retryable=True) from None
-            yield True
+    def _turn(self, recheck: Callable[..., None] | None = None, *message: object) -> AbstractAsyncContextManager[bool]:
+        """Hold the qualification's lock for a change that awaits (`lifetime.turn`)."""
+        return turn(self.lock, recheck=recheck, message=message)
 
     def _enter(self, phase: QualificationPhase, *, closing_reason: str | None = None,
                suspended_reason: str | None = None, publish: bool = True) -> None:
