@@ -8,7 +8,6 @@ may show a long line folded, but copying it gives the whole command or link.
 from __future__ import annotations
 
 import shlex
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,7 +32,6 @@ EXAMPLE_APPLICATION = "examples/application.json"
 # The shortest contact service level (the platform's, one working day): a qualification still
 # waiting for a contact and started longer ago than this is at or past its service level. The time
 # is fixed when the panel prints, since the qualification workflow publishes no overdue flag to ask for.
-CONTACT_SERVICE_LEVEL = timedelta(days=1)
 RUNNING = 'ExecutionStatus = "Running"'
 
 
@@ -73,21 +71,14 @@ def temporal_cli_codec_env(protection: DataProtection) -> str:
     return f'export TEMPORAL_CODEC_ENDPOINT={protection.endpoint} TEMPORAL_CODEC_AUTH="Bearer {token}"'
 
 
-def operator_questions(now: datetime) -> list[tuple[str, str]]:
+def operator_questions() -> list[tuple[str, str]]:
     """The questions an operator asks first, each as a Temporal visibility query over the search
     attributes the workflows publish (workflows/search_attributes.py)."""
-    waiting_since = (now - CONTACT_SERVICE_LEVEL).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return [
         ("Reports to the authorities overdue", f"{attributes.REPORT_OVERDUE.name} = true AND {RUNNING}"),
         ("Claims waiting for approval", f'{attributes.CLAIM_PHASE.name} = "in_review" AND {RUNNING}'),
         ("Referrals waiting for an underwriter", f'{attributes.POLICY_PHASE.name} = "referred" AND {RUNNING}'),
-        (
-            "Qualifications past their contact service level",
-            (
-                f'{attributes.QUALIFICATION_PHASE.name} IN ("platform_review", "insurer_contact") '
-                f'AND {RUNNING} AND StartTime < "{waiting_since}"'
-            ),
-        ),
+        ("Qualifications past their contact service level", f"{attributes.CONTACT_OVERDUE.name} = true AND {RUNNING}"),
     ]
 
 
@@ -95,11 +86,11 @@ def workflow_list_url(ui_base_url: str, namespace: str, query: str) -> str:
     return f"{ui_base_url}/namespaces/{quote(namespace, safe='')}/workflows?query={quote(query, safe='')}"
 
 
-def operator_links(ui_base_url: str, namespace: str, now: datetime | None = None) -> list[tuple[str, str]]:
+def operator_links(ui_base_url: str, namespace: str) -> list[tuple[str, str]]:
     """(question, link to the UI's workflow list that answers it)."""
     return [
         (question, workflow_list_url(ui_base_url, namespace, query))
-        for question, query in operator_questions(now or datetime.now(UTC))
+        for question, query in operator_questions()
     ]
 
 
@@ -138,9 +129,7 @@ def stack_panel(
     return Panel(table, title="cyberins dev stack", expand=False)
 
 
-def copyable_lines(
-    settings: Settings, server: TemporalDevServer, protection: DataProtection, now: datetime | None = None
-) -> list[tuple[str, str]]:
+def copyable_lines(settings: Settings, server: TemporalDevServer, protection: DataProtection) -> list[tuple[str, str]]:
     """(what it is, the line to copy): commands beside the stack, and the operator's UI links."""
     lines = [
         ("Temporal CLI with decrypted payloads", temporal_cli_codec_env(protection)),
@@ -148,7 +137,7 @@ def copyable_lines(
         ("Watch a demo", demo_command(settings, server)),
     ]
     ui = f"http://localhost:{server.ui_port}"
-    return lines + operator_links(ui, server.namespace, now)
+    return lines + operator_links(ui, server.namespace)
 
 
 def print_stack(

@@ -18,7 +18,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from workflows.lifetime import until_quiet
-from workflows.patches import CLOSING_REPORT_ON_CHINA_CALENDAR, LOCAL_RECORDS
+from workflows.patches import CLOSING_REPORT_ON_CHINA_CALENDAR, LOCAL_RECORDS, OPERATOR_OVERDUE_VIEWS
 
 with workflow.unsafe.imports_passed_through():
     from activities.incident import IncidentActivities
@@ -190,6 +190,8 @@ class IncidentWorkflow(IncidentResponseHandlers):
                     Notice("regulatory_report_overdue", Party.INSURED), Notice("regulatory_report_overdue", Party.INSURER),
                 ])
         await workflow.wait_condition(lambda: state.filed(ReportKind.INITIAL))
+        if state.report_overdue and workflow.patched(OPERATOR_OVERDUE_VIEWS):
+            publish(search_attributes.REPORT_OVERDUE.value_set(False))  # filed late: no longer waiting
         await self._closing_report()
 
     async def _closing_report(self) -> None:

@@ -38,3 +38,7 @@ CLAIM_MESSAGES_IN_TURN = "claim-messages-in-turn"
 # Findings a policy drops are told to the vendor that sent them, as well as kept in its status. Policy
 # histories recorded before it said so in the status only; they replay without the notice.
 FINDINGS_DROPPED_NOTICE = "findings-dropped-notice"
+# The operator's overdue views are exact: CyberinsReportOverdue goes back to false when a late report
+# is filed, and CyberinsContactOverdue marks a qualification whose contact is overdue until it is made.
+# Incident and qualification histories recorded before it replay without those upserts.
+OPERATOR_OVERDUE_VIEWS = "operator-overdue-views"

@@ -167,6 +167,7 @@ class QualificationWorkflow(QualificationHandlers):
                 if taking_turns and stopped():
                     return
                 due.escalated = True
+                self._contact_overdue_view(True)
                 show(f"The {who}'s contact is OVERDUE: escalated.")
                 await self._event(kinds[1], f"{who}-escalated")
                 for party in escalate_to:

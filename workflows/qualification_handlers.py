@@ -21,6 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from temporalio import workflow
 
 from workflows.lifetime import turn
+from workflows.patches import OPERATOR_OVERDUE_VIEWS
 
 with workflow.unsafe.imports_passed_through():
     from activities.qualification import QualificationActivities
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         Verification,
         verify_mlps_certificate,
     )
+    from workflows import search_attributes
     from workflows.gateway import ActivityGateway
 
 PROOF_PHASES = (QualificationPhase.AWAITING_PROOFS, QualificationPhase.QUALIFIED, QualificationPhase.SUSPENDED)
@@ -72,6 +74,8 @@ class QualificationHandlers:
         async with self._turn(self._validate_platform_contact, contact):
             assert self.state.platform_contact is not None
             self.state.platform_contact.done_at = workflow.now()
+            if self.state.platform_contact.escalated:
+                self._contact_overdue_view(False)
             await self._event(QualificationEventKind.PLATFORM_CONTACTED, "platform-contacted", actor=contact.operator_id)
         return self.status()
 
@@ -114,6 +118,8 @@ class QualificationHandlers:
             state = self.state
             assert state.insurer_contact is not None
             state.insurer_contact.done_at = workflow.now()
+            if state.insurer_contact.escalated:
+                self._contact_overdue_view(False)
             self._enter(QualificationPhase.AWAITING_PROOFS)
             await self._event(QualificationEventKind.INSURER_CONTACTED, "insurer-contacted", actor=contact.insurer_id)
         return self.status()
@@ -202,6 +208,11 @@ class QualificationHandlers:
     def _turn(self, recheck: Callable[..., None] | None = None, *message: object) -> AbstractAsyncContextManager[bool]:
         """Hold the qualification's lock for a change that awaits (`lifetime.turn`)."""
         return turn(self.lock, recheck=recheck, message=message)
+
+    def _contact_overdue_view(self, overdue: bool) -> None:
+        """Operators list the qualifications whose contact is overdue (CyberinsContactOverdue)."""
+        if workflow.patched(OPERATOR_OVERDUE_VIEWS):
+            search_attributes.publish(search_attributes.CONTACT_OVERDUE.value_set(overdue))
 
     def _enter(self, phase: QualificationPhase, *, closing_reason: str | None = None,
                suspended_reason: str | None = None, publish: bool = True) -> None:

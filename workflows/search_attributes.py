@@ -1,7 +1,7 @@
 """What operators can filter on in the Temporal UI: ids and states, never personal data.
 
 SQL visibility allows at most 10 Keyword and 3 of each other type per namespace; this uses
-7 Keyword, 2 Int and 1 Bool. The dev stack and the tests register them; a production namespace
+7 Keyword, 2 Int and 2 Bool. The dev stack and the tests register them; a production namespace
 needs `temporal operator search-attribute create` once (see the README).
 """
 
@@ -20,11 +20,14 @@ INCIDENT_CATEGORY = SearchAttributeKey.for_keyword("CyberinsIncidentCategory")
 CLAIM_PHASE = SearchAttributeKey.for_keyword("CyberinsClaimPhase")
 RISK_SCORE = SearchAttributeKey.for_int("CyberinsRiskScore")
 TERM_NUMBER = SearchAttributeKey.for_int("CyberinsTermNumber")
+# An incident whose report to the authorities is overdue and not yet filed (false again once filed).
 REPORT_OVERDUE = SearchAttributeKey.for_bool("CyberinsReportOverdue")
+# A qualification whose platform or insurer contact is past its service level and not yet made.
+CONTACT_OVERDUE = SearchAttributeKey.for_bool("CyberinsContactOverdue")
 QUALIFICATION_PHASE = SearchAttributeKey.for_keyword("CyberinsQualificationPhase")
 
 ALL = [POLICY_ID, POLICY_PHASE, INDUSTRY, INCIDENT_GRADE, INCIDENT_CATEGORY, CLAIM_PHASE, RISK_SCORE, TERM_NUMBER,
-       REPORT_OVERDUE, QUALIFICATION_PHASE]
+       REPORT_OVERDUE, QUALIFICATION_PHASE, CONTACT_OVERDUE]
 
 
 def type_name(key: SearchAttributeKey) -> str:

@@ -34,9 +34,9 @@ from tests.integration.test_devstack import (
     REPO,
     START_TIMEOUT,
     RunningStack,
-    clean_env,
     pick_free_ports,
     processes_using,
+    stack_env,
     stop_and_check_gone,
 )
 
@@ -200,7 +200,7 @@ def launch(state_dir: Path, ports: dict[str, int], name: str, *extra: str) -> Ru
                "--pg-port": ports["pg"], "--api-port": ports["api"], "--codec-port": ports["codec"]}
     command = [*CLI, "dev", *(str(part) for pair in options.items() for part in pair), *extra]
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(command, cwd=REPO, env=clean_env(), stdout=stdout, stderr=stderr)
+        process = subprocess.Popen(command, cwd=REPO, env=stack_env(ports), stdout=stdout, stderr=stderr)
     stack = RunningStack(process, ports, out, err, state_dir)
     wait_for_output(stack, READY_LINE, START_TIMEOUT)
     return stack

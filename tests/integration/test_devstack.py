@@ -29,20 +29,25 @@ CLI = [sys.executable, "-m", "cli.main"]
 TEMPORAL = Path(sys.executable).parent / "temporal"
 EXAMPLES = REPO / "examples"
 EXAMPLE = EXAMPLES / "application.json"
-MAKE_DEV_PORTS = {7233, 8233, 55432, 8300, 8301}
+MAKE_DEV_PORTS = {7233, 8233, 55432, 8300, 8301, 8325}
 START_TIMEOUT = 60
 STOP_TIMEOUT = 40
 
 
 def pick_free_ports() -> dict[str, int]:
-    """Five distinct free ports, none of them one that `make dev` uses."""
+    """Six distinct free ports, none of them one that `make dev` uses (the mail sink's too)."""
     chosen: set[int] = set()
-    while len(chosen) < 5:
+    while len(chosen) < 6:
         port = free_port()
         if port not in MAKE_DEV_PORTS:
             chosen.add(port)
-    temporal, ui, pg, api, codec = sorted(chosen)
-    return {"temporal": temporal, "ui": ui, "pg": pg, "api": api, "codec": codec}
+    temporal, ui, pg, api, codec, smtp = sorted(chosen)
+    return {"temporal": temporal, "ui": ui, "pg": pg, "api": api, "codec": codec, "smtp": smtp}
+
+
+def stack_env(ports: dict[str, int]) -> dict[str, str]:
+    """A test stack's environment: nothing of the developer's, and its own mail sink port."""
+    return clean_env(CYBERINS_SMTP_PORT=str(ports["smtp"]))
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -104,7 +109,7 @@ def launch(state_dir: Path, ports: dict[str, int], name: str) -> RunningStack:
                 str(ports["codec"]),
             ],
             cwd=REPO,
-            env=clean_env(),
+            env=stack_env(ports),
             stdout=stdout,
             stderr=stderr,
         )

@@ -13,7 +13,6 @@ import base64
 import io
 import json
 import subprocess
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -153,7 +152,7 @@ def test_the_panel_prints_each_copyable_line_whole_on_a_narrow_terminal(tmp_path
     print_stack(Console(file=out, width=40, force_terminal=False), settings, server, None,
                 "postgresql+asyncpg://postgres@127.0.0.1:1/cyberins", tmp_path, protection)
     printed = out.getvalue().splitlines()
-    lines = copyable_lines(settings, server, protection, datetime.now(UTC))
+    lines = copyable_lines(settings, server, protection)
     assert {label for label, _ in lines} >= set(QUESTIONS)
     for _, line in lines:
         assert len(line) > 40

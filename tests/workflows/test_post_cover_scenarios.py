@@ -20,6 +20,7 @@ from domain.policy import CancellingParty
 from tests.builders import application, assessment, organisation
 from tests.workflows.post_cover import hours, incident_report, report_incident, start_claim
 from tests.workflows.support import bind, eventually, running_worker, scalar, start_policy, until_notified
+from workflows import search_attributes
 from workflows.claim import ClaimWorkflow
 from workflows.incident import IncidentWorkflow
 from workflows.policy import PolicyWorkflow
@@ -67,6 +68,16 @@ HOSPITAL = application(
 )
 
 
+async def report_overdue_view(incident, expected: bool) -> bool:
+    """Wait until the operators' search attribute says `expected` of the incident's report."""
+    for _ in range(200):
+        found = (await incident.describe()).typed_search_attributes.get(search_attributes.REPORT_OVERDUE)
+        if found is expected:
+            return True
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"CyberinsReportOverdue stayed {found}, expected {expected}")
+
+
 async def test_hospital_cii_breach_misses_the_one_hour_clock_and_pays_a_liability_claim_months_later(
     time_skipping_env, session_factory, task_queue
 ):
@@ -80,6 +91,7 @@ async def test_hospital_cii_breach_misses_the_one_hour_clock_and_pays_a_liabilit
         await time_skipping_env.sleep(timedelta(minutes=61))
         overdue = await eventually(incident, **incident_status(lambda s: s.report_overdue))
         assert overdue.filings == []
+        assert await report_overdue_view(incident, True)  # listed among the operators' overdue reports
         policy_id = overdue.policy_id
         kinds = await until_notified(session_factory, policy_id, "regulatory_report_overdue", times=2)
         assert "regulatory_report_reminder" in kinds
@@ -89,6 +101,7 @@ async def test_hospital_cii_breach_misses_the_one_hour_clock_and_pays_a_liabilit
                              filed_at=discovered + timedelta(minutes=61)),
         )
         assert late.report_overdue and len(late.filings) == 1  # filed late stays late
+        assert await report_overdue_view(incident, False)  # but no longer waits in the operators' view
 
         await time_skipping_env.sleep(timedelta(days=120))
         claim = await claim_for(

@@ -35,6 +35,7 @@ from domain.qualification import (
 from domain.working_calendar import business_deadline
 from tests.builders import VALID_USCC, assessment
 from tests.workflows.support import bind, running_worker, start_policy
+from workflows import search_attributes
 from workflows.policy import PolicyWorkflow
 from workflows.qualification import QualificationWorkflow
 from workflows.starting import apply_for_qualification
@@ -115,6 +116,11 @@ async def refused(update) -> str:
     return refusal.value.cause.message
 
 
+async def contact_overdue(handle) -> bool | None:
+    """What the operators' search attribute says of the qualification's contact."""
+    return (await handle.describe()).typed_search_attributes.get(search_attributes.CONTACT_OVERDUE)
+
+
 async def test_a_provider_qualifies_by_a_bound_liability_policy_and_is_suspended_when_it_is_cancelled(
     time_skipping_env, session_factory, task_queue
 ):
@@ -133,11 +139,14 @@ async def test_a_provider_qualifies_by_a_bound_liability_policy_and_is_suspended
         await env.sleep(applied.platform_contact.due - applied.applied_at + timedelta(minutes=1))
         late = await until_status(handle, lambda s: s.platform_contact.escalated)
         assert late.platform_contact.reminded
+        # The operator's view of overdue contacts lists it until the contact is made.
+        assert await contact_overdue(handle) is True
         assert await refused(handle.execute_update(
             QualificationWorkflow.platform_decide, PlatformDecision(operator_id="ops-1", approve=True, reason="ok")
         )) == "the platform decides after it has contacted the provider; record the contact first"
 
         await handle.execute_update(QualificationWorkflow.platform_contacted, PlatformContact(operator_id="ops-1"))
+        assert await contact_overdue(handle) is False
         approved = await handle.execute_update(
             QualificationWorkflow.platform_decide,
             PlatformDecision(operator_id="ops-1", approve=True, reason="provider chose the liability policy"),
