@@ -19,7 +19,7 @@ from tests.scale import sized
 
 # One claim per incident. At most 8 claims a policy: a claim's settlement is an update on its
 # policy's workflow, and Temporal refuses more than 10 updates in flight on one workflow.
-POLICIES, INCIDENTS_PER_POLICY = sized(12, 25), 8
+POLICIES, INCIDENTS_PER_POLICY = sized(7, 25), 8
 # The bank holds its answer to each new payout this long, so that when the worker dies payouts are
 # booked but unanswered and not one claim has been paid and closed yet.
 BANK_ANSWERS_AFTER_SECONDS = 3.0
