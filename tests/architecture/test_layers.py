@@ -10,6 +10,7 @@ function count too (they are still a dependency); `if TYPE_CHECKING:` imports do
 from __future__ import annotations
 
 import ast
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -188,3 +189,16 @@ def test_no_product_module_is_over_400_lines():
         if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400
     }
     assert not long, f"split these modules (400 lines at most): {long}"
+
+
+def test_the_rules_and_the_contracts_use_only_the_standard_library_and_pydantic():
+    """`domain/` is pure and `contracts/` is plain data: nothing that does I/O or talks to a server."""
+    allowed = set(sys.stdlib_module_names) | {"pydantic", "pydantic_core", "typing_extensions", "domain", "contracts"}
+    found = {
+        f"{path.relative_to(ROOT)}: {module}"
+        for package in ("domain", "contracts")
+        for path in product_packages()[package]
+        for module in imported_modules(path)
+        if module.split(".")[0] not in allowed
+    }
+    assert not found, "outside the standard library and pydantic:\n" + "\n".join(sorted(found))
