@@ -274,7 +274,7 @@ async def _refuse_what_would_be_dropped(call: Call, vendor_id: str, policy_ids: 
                 call.temporal, policy_workflow_id(policy_id), "status", PolicyStatus, what=f"policy {policy_id}"
             )
 
-    for policy_id, current in zip(policy_ids, await asyncio.gather(*(status_of(p) for p in policy_ids))):
+    for policy_id, current in zip(policy_ids, await asyncio.gather(*(status_of(p) for p in policy_ids)), strict=True):
         if not current.phase.is_covered:
             raise Problem(
                 409, "refused",
