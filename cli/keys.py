@@ -24,21 +24,11 @@ class PartyChoice(StrEnum):
     platform = "platform"
 
 
-async def _with_sessions(work):
-    from settings import get_settings
-    from storage.db import create_session_factory
+async def _with_sessions(work, doing: str = "change the keys"):
+    """`await work(sessions)` as the operator, with the CLI's database errors (cli/database.py)."""
+    from cli.database import with_database
 
-    from cli.database import operator_actor
-    from storage.audit import acting_as
-
-    engine, sessions = create_session_factory(get_settings().effective_database_url, pool_size=1)
-    try:
-        with acting_as(operator_actor()):
-            return await work(sessions)
-    except OSError as error:
-        fail(f"cannot reach the database ({error.strerror or error}); is `make dev` running, or DATABASE_URL set?")
-    finally:
-        await engine.dispose()
+    return await with_database(lambda _engine, sessions: work(sessions), doing=doing)
 
 
 @app.command("create")
